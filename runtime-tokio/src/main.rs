@@ -1,0 +1,5 @@
+//! The `proconsul` command.
+
+fn main() {
+    let _ = clap::Command::new("proconsul").get_matches();
+}
