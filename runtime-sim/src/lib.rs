@@ -12,4 +12,6 @@
 // would silently lose determinism (STACK.md §7.5). `.cargo/config.toml` sets it; an exported
 // `RUSTFLAGS` replaces that setting, so fail loudly instead.
 #[cfg(not(tokio_unstable))]
-compile_error!("proconsul-runtime-sim must be built with `--cfg tokio_unstable` (see .cargo/config.toml)");
+compile_error!(
+    "proconsul-runtime-sim must be built with `--cfg tokio_unstable` (see .cargo/config.toml)"
+);
