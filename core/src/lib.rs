@@ -14,4 +14,5 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs, unreachable_pub)]
 
+pub mod config;
 pub mod ids;

@@ -1,0 +1,3 @@
+//! Reading configuration files written for Consul, so operators can reuse them unchanged.
+
+pub mod hcl1;
