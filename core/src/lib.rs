@@ -13,3 +13,5 @@
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs, unreachable_pub)]
+
+pub mod filter;
