@@ -15,4 +15,5 @@
 #![deny(missing_docs, unreachable_pub)]
 
 pub mod config;
+pub mod filter;
 pub mod ids;
