@@ -15,5 +15,7 @@
 #![deny(missing_docs, unreachable_pub)]
 
 pub mod config;
+pub mod discovery_chain;
 pub mod filter;
 pub mod ids;
+pub mod intentions;

@@ -1,0 +1,3 @@
+kind     = "service-defaults"
+name     = "counting-admin"
+protocol = "http"

@@ -1,0 +1,6 @@
+kind = "service-resolver"
+name = "admin-dc2"
+redirect {
+  service    = "admin"
+  datacenter = "dc2"
+}

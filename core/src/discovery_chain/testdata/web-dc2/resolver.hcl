@@ -1,0 +1,6 @@
+kind = "service-resolver"
+name = "web-dc2"
+redirect {
+  service    = "web"
+  datacenter = "dc2"
+}

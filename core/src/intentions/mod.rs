@@ -1,0 +1,13 @@
+//! Intentions: which services may call which (CONSUL-FACTS.md §2).
+//!
+//! Intentions are stored as `service-intentions` config entries; here they are flattened to
+//! one rule per source, ordered by precedence, and evaluated for a caller's SPIFFE ID.
+
+mod authorize;
+mod intention;
+
+pub use authorize::{AuthorizeError, Decision, DefaultPolicy, authorize, authorize_uri};
+pub use intention::{Intention, IntentionAction};
+
+#[cfg(test)]
+mod tests;
