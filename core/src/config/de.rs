@@ -128,9 +128,9 @@ impl<'de> de::Deserializer<'de> for ValueDe {
         match self.value {
             Value::Object(map) => visitor.visit_map(MapDe::new(map, self.path)),
             Value::Array(items) => visitor.visit_seq(SeqDe::new(items, self.path)),
-            other => {
-                other.deserialize_any(visitor).map_err(|e| DecodeError::new(&self.path, e.to_string()))
-            }
+            other => other
+                .deserialize_any(visitor)
+                .map_err(|e| DecodeError::new(&self.path, e.to_string())),
         }
     }
 
@@ -177,7 +177,11 @@ impl<'de> de::Deserializer<'de> for ValueDe {
         }
     }
 
-    fn deserialize_tuple<V: Visitor<'de>>(self, _len: usize, v: V) -> Result<V::Value, DecodeError> {
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        v: V,
+    ) -> Result<V::Value, DecodeError> {
         self.deserialize_seq(v)
     }
 
@@ -238,7 +242,10 @@ fn canonicalize(
         };
         if out.insert((*field).to_owned(), value).is_some() {
             let full = child_path(path, field);
-            return Err(DecodeError::new(path, format!("config key \"{full}\" is set more than once")));
+            return Err(DecodeError::new(
+                path,
+                format!("config key \"{full}\" is set more than once"),
+            ));
         }
     }
     Ok(out)
@@ -270,7 +277,10 @@ impl<'de> de::MapAccess<'de> for MapDe {
         Ok(Some(out))
     }
 
-    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DecodeError> {
+    fn next_value_seed<V: DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, DecodeError> {
         let (key, value) = self
             .pending
             .take()

@@ -95,16 +95,19 @@ impl FromStr for GoDuration {
         }
         let mut total: i128 = 0;
         while !rest.is_empty() {
-            let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(fail)?;
+            let num_end =
+                rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(fail)?;
             let (num, tail) = rest.split_at(num_end);
-            let unit_end = tail.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(tail.len());
+            let unit_end =
+                tail.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(tail.len());
             let (unit_str, tail) = tail.split_at(unit_end);
             let scale = i128::from(unit(unit_str).ok_or_else(fail)?);
             let (whole, frac) = num.split_once('.').unwrap_or((num, ""));
             if (whole.is_empty() && frac.is_empty()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(fail());
             }
-            let whole: i128 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| fail())? };
+            let whole: i128 =
+                if whole.is_empty() { 0 } else { whole.parse().map_err(|_| fail())? };
             let mut value = whole.checked_mul(scale).ok_or_else(fail)?;
             let mut place = scale;
             for d in frac.bytes() {

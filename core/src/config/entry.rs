@@ -74,6 +74,10 @@ impl FromStr for Kind {
 
 /// A config entry of any kind.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "entries live in ordered maps and are cloned rarely; boxing buys nothing measurable"
+)]
 pub enum ConfigEntry {
     /// `service-defaults`
     ServiceDefaults(ServiceDefaults),
@@ -177,8 +181,11 @@ impl ConfigEntry {
     /// problem of a file, and for tests of validation itself.
     pub fn decode(value: Value) -> Result<Self, ConfigError> {
         let Value::Object(mut map) = value else { return Err(ConfigError::NotAnObject) };
-        let kind_key =
-            map.keys().find(|k| de::fold_key(k) == "kind").cloned().ok_or(ConfigError::MissingKind)?;
+        let kind_key = map
+            .keys()
+            .find(|k| de::fold_key(k) == "kind")
+            .cloned()
+            .ok_or(ConfigError::MissingKind)?;
         let kind = match map.shift_remove(&kind_key) {
             Some(Value::String(s)) => s.parse::<Kind>()?,
             Some(other) => return Err(ConfigError::UnknownKind(other.to_string())),

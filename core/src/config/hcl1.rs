@@ -42,10 +42,7 @@ pub const MAX_DEPTH: usize = 128;
 /// The result is always a JSON object (an empty document gives `{}`). Object keys keep their
 /// source order.
 pub fn parse(input: &str) -> Result<Value, HclError> {
-    let mut parser = Parser {
-        lexer: Lexer::new(input),
-        peeked: None,
-    };
+    let mut parser = Parser { lexer: Lexer::new(input), peeked: None };
     parser.body(0, false).map(Value::Object)
 }
 
@@ -205,11 +202,7 @@ impl Parser<'_> {
                 Tok::Punct('}') if braced => break,
                 Tok::Ident(key) | Tok::Str(key) => key,
                 other => {
-                    let expected = if braced {
-                        "a key or `}`"
-                    } else {
-                        "a key or end of input"
-                    };
+                    let expected = if braced { "a key or `}`" } else { "a key or end of input" };
                     return Err(at.unexpected(expected, &other));
                 }
             };

@@ -220,10 +220,7 @@ fn indented_heredoc_with_an_under_indented_line_is_kept_verbatim() {
 
 #[test]
 fn heredoc_with_crlf_line_endings_and_empty_body() {
-    assert_eq!(
-        ok("a = <<EOF\r\nx\r\nEOF\r\nb = <<EOF\nEOF"),
-        json!({ "a": "x\r\n", "b": "" })
-    );
+    assert_eq!(ok("a = <<EOF\r\nx\r\nEOF\r\nb = <<EOF\nEOF"), json!({ "a": "x\r\n", "b": "" }));
 }
 
 #[test]
@@ -373,23 +370,13 @@ fn nesting_is_capped_for_lists_objects_blocks_and_labels() {
         format!("a {} {{}}", "\"l\" ".repeat(MAX_DEPTH)),
     ];
     for input in &cases {
-        assert_eq!(
-            err(input).kind.to_string(),
-            limit,
-            "input starts {:?}",
-            &input[..20]
-        );
+        assert_eq!(err(input).kind.to_string(), limit, "input starts {:?}", &input[..20]);
     }
 }
 
 #[test]
 fn long_runs_of_punctuation_do_not_overflow_the_stack() {
-    for input in [
-        "-".repeat(200_000),
-        "/*".repeat(100_000),
-        "\"".repeat(3),
-        "<<".repeat(50_000),
-    ] {
+    for input in ["-".repeat(200_000), "/*".repeat(100_000), "\"".repeat(3), "<<".repeat(50_000)] {
         let _ = parse(&input);
     }
 }
@@ -398,18 +385,12 @@ fn long_runs_of_punctuation_do_not_overflow_the_stack() {
 
 /// Fixed so CI runs are reproducible; override with `PROPTEST_RNG_SEED=<u64>` to explore.
 fn proptest_config() -> Config {
-    let seed = std::env::var("PROPTEST_RNG_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x4c1_0001);
+    let seed =
+        std::env::var("PROPTEST_RNG_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x4c1_0001);
     eprintln!(
         "seed={seed} (reproduce: PROPTEST_RNG_SEED={seed} cargo test -p proconsul-core hcl1)"
     );
-    Config {
-        cases: 512,
-        rng_seed: RngSeed::Fixed(seed),
-        ..Config::default()
-    }
+    Config { cases: 512, rng_seed: RngSeed::Fixed(seed), ..Config::default() }
 }
 
 /// Deterministic choices for the printer, so one generated value can be printed many ways.
@@ -516,11 +497,7 @@ fn print_body(map: &Map<String, Value>, style: &mut Style, out: &mut String) {
         }
         // A heredoc's closing anchor must be alone on its line.
         let heredoc = out.ends_with("EOF");
-        out.push_str(if heredoc || style.pick() {
-            "\n"
-        } else {
-            " # note\n"
-        });
+        out.push_str(if heredoc || style.pick() { "\n" } else { " # note\n" });
         if style.pick() {
             out.push_str("/* between\n items */\n");
         }
@@ -531,9 +508,7 @@ fn json_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
-        any::<f64>()
-            .prop_filter("finite", |f| f.is_finite())
-            .prop_map(Value::from),
+        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
         any::<String>().prop_map(Value::String),
         "[a-z ${}\"\\\\\n]{0,12}".prop_map(Value::String),
     ];

@@ -225,7 +225,9 @@ impl ServiceIntentions {
             }
         }
         if !s.peer.is_empty() && !s.partition.is_empty() {
-            return Err(format!("Sources[{i}].Peer: cannot set Peer and Partition at the same time."));
+            return Err(format!(
+                "Sources[{i}].Peer: cannot set Peer and Partition at the same time."
+            ));
         }
         if !matches!(s.r#type.as_str(), "" | "consul") {
             return Err(format!("Sources[{i}].Type must be set to 'consul'"));
@@ -237,7 +239,9 @@ impl ServiceIntentions {
             return Ok(());
         }
         if !s.action.is_empty() {
-            return Err(format!("Sources[{i}].Action must be omitted if Permissions are specified"));
+            return Err(format!(
+                "Sources[{i}].Action must be omitted if Permissions are specified"
+            ));
         }
         if self.name == "*" {
             return Err(format!(
@@ -269,7 +273,9 @@ fn validate_permission(i: usize, j: usize, p: &IntentionPermission) -> Result<()
     };
     let paths = [&h.path_exact, &h.path_prefix, &h.path_regex];
     if paths.iter().filter(|v| !v.is_empty()).count() > 1 {
-        return Err(format!("{at}.HTTP should only contain at most one of PathExact, PathPrefix, or PathRegex"));
+        return Err(format!(
+            "{at}.HTTP should only contain at most one of PathExact, PathPrefix, or PathRegex"
+        ));
     }
     if !h.path_exact.is_empty() && !h.path_exact.starts_with('/') {
         return Err(format!("{at}.HTTP.PathExact doesn't start with '/': {:?}", h.path_exact));
@@ -284,7 +290,13 @@ fn validate_permission(i: usize, j: usize, p: &IntentionPermission) -> Result<()
         if hdr.name.is_empty() {
             return Err(format!("{at}.HTTP.Header[{k}] missing required Name field"));
         }
-        let set = [hdr.present, !hdr.exact.is_empty(), !hdr.prefix.is_empty(), !hdr.suffix.is_empty(), !hdr.regex.is_empty()];
+        let set = [
+            hdr.present,
+            !hdr.exact.is_empty(),
+            !hdr.prefix.is_empty(),
+            !hdr.suffix.is_empty(),
+            !hdr.regex.is_empty(),
+        ];
         if set.iter().filter(|b| **b).count() > 1 {
             return Err(format!(
                 "{at}.HTTP.Header[{k}] should only contain one of Present, Exact, Prefix, Suffix, or Regex"

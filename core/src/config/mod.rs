@@ -16,7 +16,9 @@ mod router;
 mod service_defaults;
 mod splitter;
 
-pub use common::{HttpHeaderModifiers, MeshGatewayConfig, MeshGatewayMode, PROTOCOLS, is_http_like};
+pub use common::{
+    HttpHeaderModifiers, MeshGatewayConfig, MeshGatewayMode, PROTOCOLS, is_http_like,
+};
 pub use de::DecodeError;
 pub use duration::{DurationError, GoDuration};
 pub use entries::ConfigEntries;

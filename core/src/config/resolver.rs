@@ -203,7 +203,9 @@ impl ServiceResolver {
             return Err("Name is required".into());
         }
         if self.name == "*" {
-            return Err("service-resolver name must be the name of a service, and not a wildcard".into());
+            return Err(
+                "service-resolver name must be the name of a service, and not a wildcard".into()
+            );
         }
         for (name, subset) in &self.subsets {
             if !is_valid_subset_name(name) {
@@ -269,7 +271,10 @@ impl ServiceResolver {
             return Err("Redirect.Peer cannot be set with Redirect.Datacenter".into());
         }
         if !r.sameness_group.is_empty() && (!r.peer.is_empty() || !r.datacenter.is_empty()) {
-            return Err("Redirect.SamenessGroup cannot be set with Redirect.Peer or Redirect.Datacenter".into());
+            return Err(
+                "Redirect.SamenessGroup cannot be set with Redirect.Peer or Redirect.Datacenter"
+                    .into(),
+            );
         }
         Ok(())
     }
@@ -296,7 +301,9 @@ impl ServiceResolver {
                 ("Service", !f.service.is_empty()),
             ] {
                 if set {
-                    return Err(format!("Bad Failover[{key:?}]: Targets cannot be set with {field}"));
+                    return Err(format!(
+                        "Bad Failover[{key:?}]: Targets cannot be set with {field}"
+                    ));
                 }
             }
         }
@@ -348,10 +355,16 @@ fn validate_load_balancer(lb: &LoadBalancer) -> Result<(), String> {
         ));
     }
     if lb.ring_hash_config.is_some() && lb.policy != "ring_hash" {
-        return Err(format!("Bad LoadBalancer configuration. RingHashConfig specified for incompatible load balancing policy {:?}", lb.policy));
+        return Err(format!(
+            "Bad LoadBalancer configuration. RingHashConfig specified for incompatible load balancing policy {:?}",
+            lb.policy
+        ));
     }
     if lb.least_request_config.is_some() && lb.policy != "least_request" {
-        return Err(format!("Bad LoadBalancer configuration. LeastRequestConfig specified for incompatible load balancing policy {:?}", lb.policy));
+        return Err(format!(
+            "Bad LoadBalancer configuration. LeastRequestConfig specified for incompatible load balancing policy {:?}",
+            lb.policy
+        ));
     }
     Ok(())
 }

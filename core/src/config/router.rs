@@ -199,7 +199,9 @@ impl ServiceRouter {
             return Err("Name is required".into());
         }
         if self.name == "*" {
-            return Err("service-router name must be the name of a service, and not a wildcard".into());
+            return Err(
+                "service-router name must be the name of a service, and not a wildcard".into()
+            );
         }
         for (i, route) in self.routes.iter().enumerate() {
             let http = route.r#match.as_ref().and_then(|m| m.http.as_ref());
@@ -207,7 +209,8 @@ impl ServiceRouter {
                 validate_http_match(i, http)?;
             }
             if let Some(dest) = &route.destination {
-                let has_path = http.is_some_and(|h| !h.path_exact.is_empty() || !h.path_prefix.is_empty());
+                let has_path =
+                    http.is_some_and(|h| !h.path_exact.is_empty() || !h.path_prefix.is_empty());
                 if !dest.prefix_rewrite.is_empty() && !has_path {
                     return Err(format!(
                         "Route[{i}] cannot make use of PrefixRewrite without configuring either PathExact or PathPrefix"
@@ -215,14 +218,19 @@ impl ServiceRouter {
                 }
                 for cond in &dest.retry_on {
                     if !RETRY_CONDITIONS.contains(&cond.as_str()) {
-                        return Err(format!("Route[{i}] contains an invalid retry condition: {cond:?}"));
+                        return Err(format!(
+                            "Route[{i}] contains an invalid retry condition: {cond:?}"
+                        ));
                     }
                 }
                 if dest.request_timeout.is_negative() || dest.idle_timeout.is_negative() {
                     return Err(format!("Route[{i}] timeouts must be >= 0"));
                 }
                 if !dest.service_subset.is_empty() && dest.service_subset.contains('.') {
-                    return Err(format!("Route[{i}] ServiceSubset {:?} is not a valid subset name", dest.service_subset));
+                    return Err(format!(
+                        "Route[{i}] ServiceSubset {:?} is not a valid subset name",
+                        dest.service_subset
+                    ));
                 }
             }
         }
@@ -241,7 +249,10 @@ fn validate_http_match(i: usize, http: &ServiceRouteHttpMatch) -> Result<(), Str
         return Err(format!("Route[{i}] PathExact doesn't start with '/': {:?}", http.path_exact));
     }
     if !http.path_prefix.is_empty() && !http.path_prefix.starts_with('/') {
-        return Err(format!("Route[{i}] PathPrefix doesn't start with '/': {:?}", http.path_prefix));
+        return Err(format!(
+            "Route[{i}] PathPrefix doesn't start with '/': {:?}",
+            http.path_prefix
+        ));
     }
     if !http.path_regex.is_empty() {
         check_regex(&format!("Route[{i}] PathRegex"), &http.path_regex)?;
@@ -250,7 +261,13 @@ fn validate_http_match(i: usize, http: &ServiceRouteHttpMatch) -> Result<(), Str
         if h.name.is_empty() {
             return Err(format!("Route[{i}] Header[{j}] missing required Name field"));
         }
-        let set = [h.present, !h.exact.is_empty(), !h.prefix.is_empty(), !h.suffix.is_empty(), !h.regex.is_empty()];
+        let set = [
+            h.present,
+            !h.exact.is_empty(),
+            !h.prefix.is_empty(),
+            !h.suffix.is_empty(),
+            !h.regex.is_empty(),
+        ];
         if set.iter().filter(|b| **b).count() > 1 {
             return Err(format!(
                 "Route[{i}] Header[{j}] should only contain one of Present, Exact, Prefix, Suffix, or Regex"

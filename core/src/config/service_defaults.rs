@@ -5,9 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::common::{
-    MeshGatewayConfig, check_protocol, is_false, is_zero_u32, is_zero_u64,
-};
+use super::common::{MeshGatewayConfig, check_protocol, is_false, is_zero_u32, is_zero_u64};
 
 /// A `service-defaults` entry.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -156,7 +154,7 @@ impl ServiceDefaults {
         check_protocol("Protocol", &self.protocol)?;
         if self.upstream_config.is_some() && self.destination.is_some() {
             return Err(
-                "UpstreamConfig and Destination are mutually exclusive for service defaults".into()
+                "UpstreamConfig and Destination are mutually exclusive for service defaults".into(),
             );
         }
         check_balance("balance_inbound_connections", &self.balance_inbound_connections)?;

@@ -59,7 +59,11 @@ pub struct ServiceSplit {
 
 /// Writes whole weights as integers (`80`, as Consul prints them) and others as decimals.
 pub(crate) fn serialize_weight<S: serde::Serializer>(w: &f64, s: S) -> Result<S::Ok, S::Error> {
-    if w.fract() == 0.0 && w.abs() < 1e15 { s.serialize_i64(*w as i64) } else { s.serialize_f64(*w) }
+    if w.fract() == 0.0 && w.abs() < 1e15 {
+        s.serialize_i64(*w as i64)
+    } else {
+        s.serialize_f64(*w)
+    }
 }
 
 /// A weight in hundredths of a percent, the unit Consul checks sums in and Envoy's
@@ -83,7 +87,9 @@ impl ServiceSplitter {
             return Err("Name is required".into());
         }
         if self.name == "*" {
-            return Err("service-splitter name must be the name of a service, and not a wildcard".into());
+            return Err(
+                "service-splitter name must be the name of a service, and not a wildcard".into()
+            );
         }
         if self.splits.is_empty() {
             return Err("no splits configured".into());
@@ -92,7 +98,10 @@ impl ServiceSplitter {
         let mut sum: i64 = 0;
         for (i, split) in self.splits.iter().enumerate() {
             if !split.weight.is_finite() || split.weight < 0.0 || split.weight > 100.0 {
-                return Err(format!("Splits[{i}].Weight must be between 0 and 100, not {}", split.weight));
+                return Err(format!(
+                    "Splits[{i}].Weight must be between 0 and 100, not {}",
+                    split.weight
+                ));
             }
             let service = if split.service.is_empty() { &self.name } else { &split.service };
             let key = (service, &split.service_subset, &split.namespace, &split.partition);

@@ -126,9 +126,14 @@ fn unknown_field_is_named_with_its_path() {
         "Routes": [{"Match": {"HTTP": {"PathPrefx": "/x"}}}]
     }))
     .unwrap_err();
-    assert_eq!(err.to_string(), "Routes[0].Match.HTTP: invalid config key \"Routes[0].Match.HTTP.PathPrefx\"");
-    let err = ConfigEntry::from_value(json!({"Kind": "service-defaults", "Name": "web", "Protocl": "http"}))
-        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Routes[0].Match.HTTP: invalid config key \"Routes[0].Match.HTTP.PathPrefx\""
+    );
+    let err = ConfigEntry::from_value(
+        json!({"Kind": "service-defaults", "Name": "web", "Protocl": "http"}),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("invalid config key \"Protocl\""), "{err}");
 }
 
@@ -151,18 +156,25 @@ fn free_form_map_keys_are_kept_as_written() {
 fn unknown_and_missing_kinds_list_the_known_ones() {
     let known = "service-defaults, proxy-defaults, service-router, service-splitter, service-resolver, service-intentions";
     let err = ConfigEntry::from_value(json!({"Kind": "ingress-gateway", "Name": "x"})).unwrap_err();
-    assert_eq!(err.to_string(), format!("invalid config entry kind: \"ingress-gateway\" (known kinds: {known})"));
+    assert_eq!(
+        err.to_string(),
+        format!("invalid config entry kind: \"ingress-gateway\" (known kinds: {known})")
+    );
     let err = ConfigEntry::from_value(json!({"Name": "x"})).unwrap_err();
     assert_eq!(err.to_string(), format!("Kind is required (known kinds: {known})"));
 }
 
 #[test]
 fn wrong_types_name_the_field() {
-    let err = ConfigEntry::from_value(json!({"Kind": "service-splitter", "Name": "web", "Splits": [{"Weight": "half"}]}))
-        .unwrap_err();
+    let err = ConfigEntry::from_value(
+        json!({"Kind": "service-splitter", "Name": "web", "Splits": [{"Weight": "half"}]}),
+    )
+    .unwrap_err();
     assert!(err.to_string().starts_with("Splits[0].Weight: "), "{err}");
-    let err = ConfigEntry::from_value(json!({"Kind": "service-defaults", "Name": "web", "MeshGateway": {"Mode": "sideways"}}))
-        .unwrap_err();
+    let err = ConfigEntry::from_value(
+        json!({"Kind": "service-defaults", "Name": "web", "MeshGateway": {"Mode": "sideways"}}),
+    )
+    .unwrap_err();
     assert_eq!(err.to_string(), "MeshGateway.Mode: Invalid Mesh Gateway Mode: \"sideways\"");
 }
 
@@ -190,13 +202,22 @@ fn splitter_weights_sum_to_100_in_hundredths() {
 #[test]
 fn router_validation_uses_consul_messages() {
     let route = |m: serde_json::Value| json!({"Kind": "service-router", "Name": "web", "Routes": [{"Match": {"HTTP": m}}]});
-    assert_eq!(invalid(route(json!({"PathExact": "x"}))), "Route[0] PathExact doesn't start with '/': \"x\"");
-    assert_eq!(invalid(route(json!({"PathPrefix": "x"}))), "Route[0] PathPrefix doesn't start with '/': \"x\"");
+    assert_eq!(
+        invalid(route(json!({"PathExact": "x"}))),
+        "Route[0] PathExact doesn't start with '/': \"x\""
+    );
+    assert_eq!(
+        invalid(route(json!({"PathPrefix": "x"}))),
+        "Route[0] PathPrefix doesn't start with '/': \"x\""
+    );
     assert_eq!(
         invalid(route(json!({"PathExact": "/a", "PathPrefix": "/b"}))),
         "Route[0] should only contain at most one of PathExact, PathPrefix, or PathRegex"
     );
-    assert_eq!(invalid(route(json!({"Header": [{"Exact": "x"}]}))), "Route[0] Header[0] missing required Name field");
+    assert_eq!(
+        invalid(route(json!({"Header": [{"Exact": "x"}]}))),
+        "Route[0] Header[0] missing required Name field"
+    );
     assert_eq!(
         invalid(route(json!({"Header": [{"Name": "x", "Exact": "a", "Prefix": "b"}]}))),
         "Route[0] Header[0] should only contain one of Present, Exact, Prefix, Suffix, or Regex"
@@ -205,9 +226,18 @@ fn router_validation_uses_consul_messages() {
         invalid(route(json!({"QueryParam": [{"Name": "q", "Present": true, "Exact": "1"}]}))),
         "Route[0] QueryParam[0] should only contain one of Present, Exact, or Regex"
     );
-    assert_eq!(invalid(route(json!({"Methods": ["GET", "FETCH"]}))), "Route[0] Methods contains an invalid method \"FETCH\"");
-    assert_eq!(invalid(route(json!({"Methods": ["get", "GET"]}))), "Route[0] Methods contains \"GET\" more than once");
-    assert!(invalid(route(json!({"PathRegex": "(unclosed"}))).starts_with("Route[0] PathRegex \"(unclosed\" is not a valid regular expression"));
+    assert_eq!(
+        invalid(route(json!({"Methods": ["GET", "FETCH"]}))),
+        "Route[0] Methods contains an invalid method \"FETCH\""
+    );
+    assert_eq!(
+        invalid(route(json!({"Methods": ["get", "GET"]}))),
+        "Route[0] Methods contains \"GET\" more than once"
+    );
+    assert!(
+        invalid(route(json!({"PathRegex": "(unclosed"})))
+            .starts_with("Route[0] PathRegex \"(unclosed\" is not a valid regular expression")
+    );
     let rewrite = json!({"Kind": "service-router", "Name": "web",
                          "Routes": [{"Match": {"HTTP": {"PathRegex": "/a.*"}}, "Destination": {"PrefixRewrite": "/"}}]});
     assert_eq!(
@@ -225,8 +255,14 @@ fn resolver_validation_uses_consul_messages() {
         v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
         v
     };
-    assert_eq!(invalid(r(json!({"DefaultSubset": "v9"}))), "DefaultSubset \"v9\" is not a valid subset");
-    assert!(invalid(r(json!({"Subsets": {"V1": {}}}))).starts_with("Subset \"V1\" is invalid: must be 63 characters or fewer"));
+    assert_eq!(
+        invalid(r(json!({"DefaultSubset": "v9"}))),
+        "DefaultSubset \"v9\" is not a valid subset"
+    );
+    assert!(
+        invalid(r(json!({"Subsets": {"V1": {}}})))
+            .starts_with("Subset \"V1\" is invalid: must be 63 characters or fewer")
+    );
     assert!(
         invalid(r(json!({"Subsets": {"v1": {"Filter": "Service.Meta.version =="}}})))
             .starts_with("Filter for subset \"v1\" is not a valid expression: ")
@@ -244,7 +280,10 @@ fn resolver_validation_uses_consul_messages() {
         invalid(r(json!({"Redirect": {"Service": "web", "ServiceSubset": "v1"}}))),
         "Redirect.ServiceSubset \"v1\" is not a valid subset of \"web\""
     );
-    assert_eq!(invalid(r(json!({"Failover": {"v1": {"Service": "x"}}}))), "Bad Failover[\"v1\"]: not a valid subset subset");
+    assert_eq!(
+        invalid(r(json!({"Failover": {"v1": {"Service": "x"}}}))),
+        "Bad Failover[\"v1\"]: not a valid subset subset"
+    );
     assert_eq!(
         invalid(r(json!({"Failover": {"*": {}}}))),
         "Bad Failover[\"*\"]: one of Service, ServiceSubset, Namespace, Targets, SamenessGroup, or Datacenters is required"
@@ -254,11 +293,19 @@ fn resolver_validation_uses_consul_messages() {
         "Bad Failover[\"*\"].Datacenters: found empty datacenter"
     );
     assert_eq!(
-        invalid(r(json!({"Failover": {"*": {"Targets": [{"Datacenter": "dc2"}], "Datacenters": ["dc3"]}}}))),
+        invalid(r(
+            json!({"Failover": {"*": {"Targets": [{"Datacenter": "dc2"}], "Datacenters": ["dc3"]}}})
+        )),
         "Bad Failover[\"*\"]: Targets cannot be set with Datacenters"
     );
-    assert_eq!(invalid(r(json!({"ConnectTimeout": "-1s"}))), "Bad ConnectTimeout '-1s', must be >= 0");
-    assert_eq!(invalid(r(json!({"RequestTimeout": "-2s"}))), "Bad RequestTimeout '-2s', must be >= 0");
+    assert_eq!(
+        invalid(r(json!({"ConnectTimeout": "-1s"}))),
+        "Bad ConnectTimeout '-1s', must be >= 0"
+    );
+    assert_eq!(
+        invalid(r(json!({"RequestTimeout": "-2s"}))),
+        "Bad RequestTimeout '-2s', must be >= 0"
+    );
 }
 
 #[test]
@@ -266,27 +313,48 @@ fn intention_validation_uses_consul_messages() {
     let i = |name: &str, sources: serde_json::Value| json!({"Kind": "service-intentions", "Name": name, "Sources": sources});
     assert_eq!(invalid(i("db", json!([]))), "At least one source is required");
     assert_eq!(invalid(i("db", json!([{"Action": "allow"}]))), "Sources[0].Name is required");
-    assert_eq!(invalid(i("db", json!([{"Name": "web"}]))), "Sources[0].Action must be set to 'allow' or 'deny'");
+    assert_eq!(
+        invalid(i("db", json!([{"Name": "web"}]))),
+        "Sources[0].Action must be set to 'allow' or 'deny'"
+    );
     assert_eq!(
         invalid(i("db", json!([{"Name": "web*", "Action": "allow"}]))),
         "Sources[0].Name: wildcard character '*' cannot be used with partial values"
     );
-    assert_eq!(invalid(i("d*", json!([{"Name": "web", "Action": "allow"}]))), "Name: wildcard character '*' cannot be used with partial values");
     assert_eq!(
-        invalid(i("db", json!([{"Name": "web", "Action": "allow"}, {"Name": "web", "Action": "deny"}]))),
+        invalid(i("d*", json!([{"Name": "web", "Action": "allow"}]))),
+        "Name: wildcard character '*' cannot be used with partial values"
+    );
+    assert_eq!(
+        invalid(i(
+            "db",
+            json!([{"Name": "web", "Action": "allow"}, {"Name": "web", "Action": "deny"}])
+        )),
         "Sources[1] defines \"web\" more than once"
     );
     assert_eq!(
-        invalid(i("db", json!([{"Name": "web", "Action": "allow", "Permissions": [{"Action": "allow", "HTTP": {"PathPrefix": "/"}}]}]))),
+        invalid(i(
+            "db",
+            json!([{"Name": "web", "Action": "allow", "Permissions": [{"Action": "allow", "HTTP": {"PathPrefix": "/"}}]}])
+        )),
         "Sources[0].Action must be omitted if Permissions are specified"
     );
     assert_eq!(
-        invalid(i("*", json!([{"Name": "web", "Permissions": [{"Action": "allow", "HTTP": {"PathPrefix": "/"}}]}]))),
+        invalid(i(
+            "*",
+            json!([{"Name": "web", "Permissions": [{"Action": "allow", "HTTP": {"PathPrefix": "/"}}]}])
+        )),
         "Sources[0].Permissions cannot be specified on intentions with wildcarded destinations"
     );
-    assert_eq!(invalid(i("db", json!([{"Name": "web", "Action": "allow", "Type": "other"}]))), "Sources[0].Type must be set to 'consul'");
     assert_eq!(
-        invalid(i("db", json!([{"Name": "web", "Action": "allow", "Peer": "p", "Partition": "x"}]))),
+        invalid(i("db", json!([{"Name": "web", "Action": "allow", "Type": "other"}]))),
+        "Sources[0].Type must be set to 'consul'"
+    );
+    assert_eq!(
+        invalid(i(
+            "db",
+            json!([{"Name": "web", "Action": "allow", "Peer": "p", "Partition": "x"}])
+        )),
         "Sources[0].Peer: cannot set Peer and Partition at the same time."
     );
 }
@@ -316,11 +384,15 @@ fn service_and_proxy_defaults_validation() {
         "invalid name (\"x\"), only \"global\" is supported"
     );
     assert_eq!(
-        invalid(json!({"Kind": "service-defaults", "Name": "web", "BalanceInboundConnections": "fair"})),
+        invalid(
+            json!({"Kind": "service-defaults", "Name": "web", "BalanceInboundConnections": "fair"})
+        ),
         "invalid value for balance_inbound_connections: \"fair\""
     );
     assert_eq!(
-        invalid(json!({"Kind": "service-defaults", "Name": "web", "UpstreamConfig": {}, "Destination": {"Addresses": ["a"]}})),
+        invalid(
+            json!({"Kind": "service-defaults", "Name": "web", "UpstreamConfig": {}, "Destination": {"Addresses": ["a"]}})
+        ),
         "UpstreamConfig and Destination are mutually exclusive for service defaults"
     );
 }

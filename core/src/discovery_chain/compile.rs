@@ -102,7 +102,15 @@ impl Tgt {
 
     /// Consul's `rewriteTarget`: a new service resets the subset; a datacenter and a peer
     /// exclude each other.
-    fn rewrite(&self, service: &str, subset: &str, ns: &str, ap: &str, dc: &str, peer: &str) -> Tgt {
+    fn rewrite(
+        &self,
+        service: &str,
+        subset: &str,
+        ns: &str,
+        ap: &str,
+        dc: &str,
+        peer: &str,
+    ) -> Tgt {
         let mut t = self.clone();
         if !service.is_empty() && service != t.service {
             t.service = service.to_owned();
@@ -129,7 +137,14 @@ impl Tgt {
     }
 
     fn redirected(&self, r: &ResolverRedirect) -> Tgt {
-        self.rewrite(&r.service, &r.service_subset, &r.namespace, &r.partition, &r.datacenter, &r.peer)
+        self.rewrite(
+            &r.service,
+            &r.service_subset,
+            &r.namespace,
+            &r.partition,
+            &r.datacenter,
+            &r.peer,
+        )
     }
 }
 
@@ -208,7 +223,11 @@ impl<'a> Compiler<'a> {
             namespace: self.req.namespace.to_string(),
             partition: self.req.partition.to_string(),
             datacenter: self.req.datacenter.to_string(),
-            customization_hash: if self.customized { self.customization_hash() } else { String::new() },
+            customization_hash: if self.customized {
+                self.customization_hash()
+            } else {
+                String::new()
+            },
             default,
             protocol,
             service_meta: self
@@ -224,7 +243,8 @@ impl<'a> Compiler<'a> {
 
     fn check_protocols(&self, chain_protocol: &str) -> Result<(), ChainError> {
         let chain = self.req.service.to_string();
-        if let Some((service, protocol)) = self.protocols.iter().find(|(_, p)| p != chain_protocol) {
+        if let Some((service, protocol)) = self.protocols.iter().find(|(_, p)| p != chain_protocol)
+        {
             return Err(ChainError::InconsistentProtocols {
                 chain,
                 service: service.clone(),
@@ -433,7 +453,8 @@ impl<'a> Compiler<'a> {
     }
 
     fn check_external(&self, service: &str) -> Result<(), ChainError> {
-        let external = self.entries.service_defaults(service).is_some_and(|d| !d.external_sni.is_empty());
+        let external =
+            self.entries.service_defaults(service).is_some_and(|d| !d.external_sni.is_empty());
         let Some(r) = self.entries.resolver(service) else { return Ok(()) };
         let what = if !external {
             return Ok(());
@@ -545,11 +566,8 @@ impl<'a> Compiler<'a> {
         if external {
             return MeshGatewayMode::Default;
         }
-        let mut mode = self
-            .entries
-            .service_defaults(service)
-            .map(|d| d.mesh_gateway.mode)
-            .unwrap_or_default();
+        let mut mode =
+            self.entries.service_defaults(service).map(|d| d.mesh_gateway.mode).unwrap_or_default();
         if mode.is_default() {
             mode = self.entries.proxy_defaults().map(|p| p.mesh_gateway.mode).unwrap_or_default();
         }

@@ -45,7 +45,9 @@ pub enum ChainError {
         subset: String,
     },
     /// External services (`ExternalSNI`) cannot have redirects, subsets or failover.
-    #[error("service {service:?} has an external SNI set; cannot define {what} for external services")]
+    #[error(
+        "service {service:?} has an external SNI set; cannot define {what} for external services"
+    )]
     ExternalSni {
         /// The service.
         service: String,

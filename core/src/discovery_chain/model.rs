@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use crate::config::{
-    GoDuration, HttpHeaderModifiers, LoadBalancer, MeshGatewayConfig, ResolverSubset,
-    ServiceRoute, ServiceSplit,
+    GoDuration, HttpHeaderModifiers, LoadBalancer, MeshGatewayConfig, ResolverSubset, ServiceRoute,
+    ServiceSplit,
 };
 
 /// The graph of routers, splitters and resolvers one upstream's traffic flows through, and

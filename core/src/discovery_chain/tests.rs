@@ -46,7 +46,10 @@ fn with_overrides(list: Value, overrides: Overrides) -> CompiledChain {
 }
 
 fn resolver<'a>(c: &'a CompiledChain, key: &str) -> &'a ChainResolver {
-    c.nodes.get(key).and_then(|n| n.resolver.as_ref()).unwrap_or_else(|| panic!("no resolver node {key}"))
+    c.nodes
+        .get(key)
+        .and_then(|n| n.resolver.as_ref())
+        .unwrap_or_else(|| panic!("no resolver node {key}"))
 }
 
 fn failover_of(c: &CompiledChain, key: &str) -> Vec<String> {
@@ -89,7 +92,8 @@ fn case02_default_resolver_with_proxy_defaults() {
 
 #[test]
 fn case03_router_with_defaults() {
-    let c = compile_main(json!([sd("main", "http"), {"Kind": "service-router", "Name": "main"}])).unwrap();
+    let c = compile_main(json!([sd("main", "http"), {"Kind": "service-router", "Name": "main"}]))
+        .unwrap();
     assert_eq!(c.start_node, "router:main.default.default");
     assert!(!c.default);
     let routes = &c.nodes["router:main.default.default"].routes;
@@ -156,7 +160,10 @@ fn case07_subset_split() {
     let got: Vec<_> = splits.iter().map(|s| (s.weight, s.next_node.as_str())).collect();
     assert_eq!(
         got,
-        [(60.0, "resolver:v2.main.default.default.dc1"), (40.0, "resolver:v1.main.default.default.dc1")]
+        [
+            (60.0, "resolver:v2.main.default.default.dc1"),
+            (40.0, "resolver:v1.main.default.default.dc1")
+        ]
     );
     assert!(!resolver(&c, "resolver:v2.main.default.default.dc1").default);
 }
@@ -188,7 +195,10 @@ fn case09_split_bypasses_next_splitter() {
 
 #[test]
 fn case10_service_redirect() {
-    let c = compile_main(json!([{"Kind": "service-resolver", "Name": "main", "Redirect": {"Service": "other"}}])).unwrap();
+    let c = compile_main(
+        json!([{"Kind": "service-resolver", "Name": "main", "Redirect": {"Service": "other"}}]),
+    )
+    .unwrap();
     assert_eq!(c.protocol, "tcp");
     assert_eq!(c.start_node, "resolver:other.default.default.dc1");
     assert!(resolver(&c, "resolver:other.default.default.dc1").default);
@@ -204,15 +214,24 @@ fn case11_service_and_subset_redirect() {
             "v1": {"Filter": "Service.Meta.version == 1"}, "v2": {"Filter": "Service.Meta.version == 2"}}}]))
     .unwrap();
     assert_eq!(c.start_node, "resolver:v2.other.default.default.dc1");
-    assert_eq!(c.targets["v2.other.default.default.dc1"].subset.filter, "Service.Meta.version == 2");
+    assert_eq!(
+        c.targets["v2.other.default.default.dc1"].subset.filter,
+        "Service.Meta.version == 2"
+    );
 }
 
 #[test]
 fn case12_datacenter_redirect() {
-    let c = compile_main(json!([{"Kind": "service-resolver", "Name": "main", "Redirect": {"Datacenter": "dc9"}}])).unwrap();
+    let c = compile_main(
+        json!([{"Kind": "service-resolver", "Name": "main", "Redirect": {"Datacenter": "dc9"}}]),
+    )
+    .unwrap();
     assert_eq!(c.start_node, "resolver:main.default.default.dc9");
     assert!(!resolver(&c, "resolver:main.default.default.dc9").default);
-    assert_eq!(c.targets["main.default.default.dc9"].sni, "main.default.dc9.internal.trustdomain.consul");
+    assert_eq!(
+        c.targets["main.default.default.dc9"].sni,
+        "main.default.dc9.internal.trustdomain.consul"
+    );
 }
 
 #[test]
@@ -334,7 +353,10 @@ fn case23_multi_dc_canary() {
     for key in ["resolver:main.default.default.dc2", "resolver:main.default.default.dc3"] {
         assert_eq!(resolver(&c, key).connect_timeout, crate::config::GoDuration::from_secs(33));
     }
-    assert_eq!(c.targets["main.default.default.dc2"].connect_timeout, crate::config::GoDuration::from_secs(33));
+    assert_eq!(
+        c.targets["main.default.default.dc2"].connect_timeout,
+        crate::config::GoDuration::from_secs(33)
+    );
 }
 
 #[test]
@@ -392,7 +414,9 @@ fn err(list: Value) -> String {
 #[test]
 fn case25_errors_use_consul_messages() {
     assert_eq!(
-        err(json!([sd("main", "tcp"), {"Kind": "service-splitter", "Name": "main", "Splits": [{"Weight": 100}]}])),
+        err(
+            json!([sd("main", "tcp"), {"Kind": "service-splitter", "Name": "main", "Splits": [{"Weight": 100}]}])
+        ),
         "discovery chain \"main\" uses a protocol \"tcp\" that does not permit advanced routing or splitting behavior"
     );
     assert_eq!(
@@ -410,7 +434,9 @@ fn case25_errors_use_consul_messages() {
         "discovery chain \"main\" uses inconsistent protocols; service \"other\" has \"tcp\" which is not \"grpc\""
     );
     assert_eq!(
-        err(json!([{"Kind": "service-resolver", "Name": "main", "Redirect": {"Service": "other", "ServiceSubset": "v1"}}])),
+        err(
+            json!([{"Kind": "service-resolver", "Name": "main", "Redirect": {"Service": "other", "ServiceSubset": "v1"}}])
+        ),
         "service \"other\" does not have a subset named \"v1\""
     );
     assert_eq!(
@@ -433,19 +459,29 @@ fn case25_errors_use_consul_messages() {
         let mut r = json!({"Kind": "service-resolver", "Name": "main"});
         r.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
         assert_eq!(
-            err(json!([{"Kind": "service-defaults", "Name": "main", "ExternalSNI": "main.example.com"}, r])),
-            format!("service \"main\" has an external SNI set; cannot define {what} for external services")
+            err(
+                json!([{"Kind": "service-defaults", "Name": "main", "ExternalSNI": "main.example.com"}, r])
+            ),
+            format!(
+                "service \"main\" has an external SNI set; cannot define {what} for external services"
+            )
         );
     }
 }
 
 #[test]
 fn case26_protocol_override() {
-    let c = with_overrides(json!([sd("main", "grpc")]), Overrides { protocol: Some("http2".into()), ..Default::default() });
+    let c = with_overrides(
+        json!([sd("main", "grpc")]),
+        Overrides { protocol: Some("http2".into()), ..Default::default() },
+    );
     assert_eq!(c.protocol, "http2");
     assert!(c.default);
     assert_eq!(c.customization_hash.len(), 8);
-    let same = with_overrides(json!([sd("main", "grpc")]), Overrides { protocol: Some("grpc".into()), ..Default::default() });
+    let same = with_overrides(
+        json!([sd("main", "grpc")]),
+        Overrides { protocol: Some("grpc".into()), ..Default::default() },
+    );
     assert_eq!(same.customization_hash, "");
     let tcp = with_overrides(
         json!([sd("main", "http"), {"Kind": "service-router", "Name": "main"}]),
@@ -460,18 +496,27 @@ fn case26_protocol_override() {
 fn overrides_of_connect_timeout_and_mesh_gateway_customize_the_chain() {
     let c = with_overrides(
         json!([]),
-        Overrides { connect_timeout: Some(crate::config::GoDuration::from_secs(9)), ..Default::default() },
+        Overrides {
+            connect_timeout: Some(crate::config::GoDuration::from_secs(9)),
+            ..Default::default()
+        },
     );
     assert_eq!(resolver(&c, MAIN).connect_timeout, crate::config::GoDuration::from_secs(9));
     assert!(!c.customization_hash.is_empty());
-    let m = with_overrides(json!([]), Overrides { mesh_gateway: MeshGatewayMode::Local, ..Default::default() });
+    let m = with_overrides(
+        json!([]),
+        Overrides { mesh_gateway: MeshGatewayMode::Local, ..Default::default() },
+    );
     assert_eq!(m.targets["main.default.default.dc1"].mesh_gateway.mode, MeshGatewayMode::Local);
     assert_ne!(m.customization_hash, c.customization_hash);
 }
 
 #[test]
 fn virtual_service_compiles_to_its_redirect_target() {
-    let c = compile_main(json!([{"Kind": "service-resolver", "Name": "main", "Redirect": {"Service": "other"}}])).unwrap();
+    let c = compile_main(
+        json!([{"Kind": "service-resolver", "Name": "main", "Redirect": {"Service": "other"}}]),
+    )
+    .unwrap();
     assert_eq!(c.start_node, "resolver:other.default.default.dc1");
     assert!(!c.default);
 }
@@ -483,8 +528,14 @@ fn chain_json_has_consul_discovery_chain_shape() {
     assert_eq!(v["StartNode"], MAIN);
     assert_eq!(v["Nodes"][MAIN]["Type"], "resolver");
     assert_eq!(v["Nodes"][MAIN]["Resolver"]["ConnectTimeout"], "5s");
-    assert_eq!(v["Nodes"][MAIN]["Resolver"]["Failover"]["Targets"], json!(["main.default.default.dc2"]));
-    assert_eq!(v["Targets"]["main.default.default.dc2"]["SNI"], "main.default.dc2.internal.trustdomain.consul");
+    assert_eq!(
+        v["Nodes"][MAIN]["Resolver"]["Failover"]["Targets"],
+        json!(["main.default.default.dc2"])
+    );
+    assert_eq!(
+        v["Targets"]["main.default.default.dc2"]["SNI"],
+        "main.default.dc2.internal.trustdomain.consul"
+    );
     assert_eq!(v["Targets"]["main.default.default.dc2"]["MeshGateway"], json!({}));
     assert_eq!(v["Targets"]["main.default.default.dc2"]["ID"], "main.default.default.dc2");
 }

@@ -211,9 +211,9 @@ impl fmt::Display for Expr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Expr::Or(items) => write_joined(f, items, " or ", |e| matches!(e, Expr::Or(_))),
-            Expr::And(items) => write_joined(f, items, " and ", |e| {
-                matches!(e, Expr::Or(_) | Expr::And(_))
-            }),
+            Expr::And(items) => {
+                write_joined(f, items, " and ", |e| matches!(e, Expr::Or(_) | Expr::And(_)))
+            }
             Expr::Not(inner) => match **inner {
                 Expr::Or(_) | Expr::And(_) => write!(f, "not ({inner})"),
                 _ => write!(f, "not {inner}"),

@@ -43,15 +43,12 @@ pub(crate) fn compile(
         (Selected::Str(f), op) => Match::Str(f, str_test(op, value, site)?),
         (Selected::Check(f), op) => Match::Check(f, str_test(op, value, site)?),
         (Selected::Int(f), Op::Equal | Op::NotEqual) => {
-            let n = value
-                .parse::<i64>()
-                .map_err(|_| invalid(value, kind, site))?;
+            let n = value.parse::<i64>().map_err(|_| invalid(value, kind, site))?;
             Match::Int(f, n)
         }
-        (Selected::Bool(f), Op::Equal | Op::NotEqual) => Match::Bool(
-            f,
-            parse_bool(value).ok_or_else(|| invalid(value, kind, site))?,
-        ),
+        (Selected::Bool(f), Op::Equal | Op::NotEqual) => {
+            Match::Bool(f, parse_bool(value).ok_or_else(|| invalid(value, kind, site))?)
+        }
         (Selected::Tags, Op::IsEmpty | Op::IsNotEmpty) => Match::Tags(ListTest::Empty),
         (Selected::Tags, Op::In | Op::NotIn | Op::Contains | Op::NotContains) => {
             Match::Tags(ListTest::Has(text()))
@@ -98,24 +95,16 @@ fn parse_bool(s: &str) -> Option<bool> {
 
 /// Compiles once at parse time. Like Go's `regexp.MatchString`, the match is unanchored.
 fn regex(pattern: &str, column: usize) -> Result<regex::Regex, FilterError> {
-    RegexBuilder::new(pattern)
-        .size_limit(REGEX_SIZE_LIMIT)
-        .build()
-        .map_err(|e| FilterError::InvalidRegex {
-            column,
-            pattern: pattern.to_owned(),
-            reason: one_line(&e),
-        })
+    RegexBuilder::new(pattern).size_limit(REGEX_SIZE_LIMIT).build().map_err(|e| {
+        FilterError::InvalidRegex { column, pattern: pattern.to_owned(), reason: one_line(&e) }
+    })
 }
 
 /// The regex crate explains syntax errors over several lines (pattern, caret, `error: ...`);
 /// an API error or a config-entry message wants just the explanation.
 fn one_line(err: &regex::Error) -> String {
     let full = err.to_string();
-    let explained = full
-        .lines()
-        .rev()
-        .find_map(|l| l.trim().strip_prefix("error: "));
+    let explained = full.lines().rev().find_map(|l| l.trim().strip_prefix("error: "));
     match explained {
         Some(reason) => reason.to_owned(),
         None => full.split_whitespace().collect::<Vec<_>>().join(" "),

@@ -247,14 +247,9 @@ impl FieldKind {
                 Op::IsNotEmpty,
             ],
             FieldKind::Integer | FieldKind::Boolean => &[Op::Equal, Op::NotEqual],
-            FieldKind::StringList | FieldKind::Map => &[
-                Op::In,
-                Op::NotIn,
-                Op::Contains,
-                Op::NotContains,
-                Op::IsEmpty,
-                Op::IsNotEmpty,
-            ],
+            FieldKind::StringList | FieldKind::Map => {
+                &[Op::In, Op::NotIn, Op::Contains, Op::NotContains, Op::IsEmpty, Op::IsNotEmpty]
+            }
             FieldKind::CheckList => &[Op::IsEmpty, Op::IsNotEmpty],
             FieldKind::Group => &[],
         }

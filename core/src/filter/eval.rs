@@ -31,10 +31,9 @@ fn predicate(p: &Predicate, inst: &ServiceInstance) -> bool {
             Some(v) => negate != str_test(test, v),
             None => negate != matches!(test, StrTest::Empty),
         },
-        Match::Check(field, test) => inst
-            .checks
-            .iter()
-            .any(|c| negate != str_test(test, check_str(c, *field))),
+        Match::Check(field, test) => {
+            inst.checks.iter().any(|c| negate != str_test(test, check_str(c, *field)))
+        }
         Match::Int(field, want) => match int_value(field, inst) {
             Some(v) => negate != (v == *want),
             None => negate,

@@ -91,10 +91,7 @@ pub struct Weights {
 /// instance filters the way an unconfigured one does in Consul.
 impl Default for Weights {
     fn default() -> Self {
-        Weights {
-            passing: 1,
-            warning: 1,
-        }
+        Weights { passing: 1, warning: 1 }
     }
 }
 

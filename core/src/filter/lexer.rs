@@ -93,12 +93,7 @@ pub(crate) fn tokenize(src: &str) -> Result<Vec<Token<'_>>, FilterError> {
             }
         };
         let end = chars.peek().map_or(src.len(), |&(i, _)| i);
-        tokens.push(Token {
-            tok,
-            start,
-            end,
-            spaced,
-        });
+        tokens.push(Token { tok, start, end, spaced });
         spaced = false;
     }
     Ok(tokens)
@@ -109,9 +104,7 @@ type Chars<'a> = Peekable<CharIndices<'a>>;
 /// A backtick string: no escapes; carriage returns are dropped, as Go does.
 fn raw(src: &str, chars: &mut Chars<'_>) -> Result<String, FilterError> {
     let Some((open, _)) = chars.next() else {
-        return Err(FilterError::UnterminatedString {
-            column: column(src, src.len()),
-        });
+        return Err(FilterError::UnterminatedString { column: column(src, src.len()) });
     };
     let mut out = String::new();
     for (_, c) in chars.by_ref() {
@@ -121,18 +114,14 @@ fn raw(src: &str, chars: &mut Chars<'_>) -> Result<String, FilterError> {
             c => out.push(c),
         }
     }
-    Err(FilterError::UnterminatedString {
-        column: column(src, open),
-    })
+    Err(FilterError::UnterminatedString { column: column(src, open) })
 }
 
 /// A double-quoted string with Go's escapes. Byte escapes above 0x7f are refused because a
 /// Rust `String` cannot hold the lone byte Go would produce.
 fn quoted(src: &str, chars: &mut Chars<'_>) -> Result<String, FilterError> {
     let Some((open, _)) = chars.next() else {
-        return Err(FilterError::UnterminatedString {
-            column: column(src, src.len()),
-        });
+        return Err(FilterError::UnterminatedString { column: column(src, src.len()) });
     };
     let mut out = String::new();
     while let Some((at, c)) = chars.next() {
@@ -142,17 +131,13 @@ fn quoted(src: &str, chars: &mut Chars<'_>) -> Result<String, FilterError> {
             c => out.push(c),
         }
     }
-    Err(FilterError::UnterminatedString {
-        column: column(src, open),
-    })
+    Err(FilterError::UnterminatedString { column: column(src, open) })
 }
 
 /// Decodes the escape whose backslash is at byte `at`.
 fn escape(src: &str, at: usize, chars: &mut Chars<'_>) -> Result<char, FilterError> {
     let Some((_, kind)) = chars.next() else {
-        return Err(FilterError::UnterminatedString {
-            column: column(src, at),
-        });
+        return Err(FilterError::UnterminatedString { column: column(src, at) });
     };
     let simple = match kind {
         'a' => Some('\u{07}'),
@@ -176,11 +161,7 @@ fn escape(src: &str, at: usize, chars: &mut Chars<'_>) -> Result<char, FilterErr
         'U' => (8, 16, u32::MAX),
         _ => (0, 16, 0),
     };
-    let mut value = if radix == 8 {
-        kind.to_digit(8)
-    } else {
-        Some(0)
-    };
+    let mut value = if radix == 8 { kind.to_digit(8) } else { Some(0) };
     let mut end = at + 1 + kind.len_utf8();
     for _ in 0..digits {
         let Some((i, d)) = chars.next_if(|&(_, d)| d != '"') else {
@@ -190,10 +171,7 @@ fn escape(src: &str, at: usize, chars: &mut Chars<'_>) -> Result<char, FilterErr
         end = i + d.len_utf8();
         value = value.zip(d.to_digit(radix)).map(|(v, d)| v * radix + d);
     }
-    match value
-        .filter(|&v| digits > 0 && v <= max)
-        .and_then(char::from_u32)
-    {
+    match value.filter(|&v| digits > 0 && v <= max).and_then(char::from_u32) {
         Some(c) => Ok(c),
         None => Err(FilterError::InvalidEscape {
             column: column(src, at),

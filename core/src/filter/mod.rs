@@ -112,16 +112,10 @@ impl Filter {
     /// Parses and checks `expr`; every error a filter can have is reported here.
     pub fn parse(expr: &str) -> Result<Filter, FilterError> {
         if expr.len() > MAX_LEN {
-            return Err(FilterError::TooLong {
-                len: expr.len(),
-                max: MAX_LEN,
-            });
+            return Err(FilterError::TooLong { len: expr.len(), max: MAX_LEN });
         }
         let tree = parser::parse(expr)?;
-        Ok(Filter {
-            text: expr.to_owned(),
-            expr: tree,
-        })
+        Ok(Filter { text: expr.to_owned(), expr: tree })
     }
 
     /// Whether `inst` passes the filter.

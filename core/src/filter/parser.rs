@@ -29,12 +29,7 @@ const FOUND_MAX_CHARS: usize = 40;
 /// Parses and checks `src`.
 pub(crate) fn parse(src: &str) -> Result<Expr, FilterError> {
     let tokens = tokenize(src)?;
-    let mut parser = Parser {
-        src,
-        tokens,
-        pos: 0,
-        depth: 0,
-    };
+    let mut parser = Parser { src, tokens, pos: 0, depth: 0 };
     let expr = parser.or()?;
     if parser.pos < parser.tokens.len() {
         return Err(parser.unexpected(Expected::AndOrEnd));
@@ -104,11 +99,7 @@ impl<'a> Parser<'a> {
             None => (self.src.len(), Found::EndOfInput),
             Some(t) => (t.start, Found::Token(self.excerpt(t.start, t.end))),
         };
-        FilterError::Syntax {
-            column: self.column(at),
-            expected,
-            found,
-        }
+        FilterError::Syntax { column: self.column(at), expected, found }
     }
 
     fn excerpt(&self, start: usize, end: usize) -> String {
@@ -126,11 +117,7 @@ impl<'a> Parser<'a> {
         while self.eat_word("or") {
             items.push(self.and()?);
         }
-        Ok(if items.len() == 1 {
-            items.swap_remove(0)
-        } else {
-            Expr::Or(items)
-        })
+        Ok(if items.len() == 1 { items.swap_remove(0) } else { Expr::Or(items) })
     }
 
     fn and(&mut self) -> Result<Expr, FilterError> {
@@ -138,11 +125,7 @@ impl<'a> Parser<'a> {
         while self.eat_word("and") {
             items.push(self.unary()?);
         }
-        Ok(if items.len() == 1 {
-            items.swap_remove(0)
-        } else {
-            Expr::And(items)
-        })
+        Ok(if items.len() == 1 { items.swap_remove(0) } else { Expr::And(items) })
     }
 
     fn unary(&mut self) -> Result<Expr, FilterError> {
@@ -156,18 +139,12 @@ impl<'a> Parser<'a> {
             return self.matcher();
         }
         if self.depth >= MAX_DEPTH {
-            return Err(FilterError::TooDeep {
-                column: self.column(start),
-                max: MAX_DEPTH,
-            });
+            return Err(FilterError::TooDeep { column: self.column(start), max: MAX_DEPTH });
         }
         self.pos += 1;
         self.depth += 1;
-        let inner = if is_not {
-            self.unary().map(|e| Expr::Not(Box::new(e)))
-        } else {
-            self.group()
-        };
+        let inner =
+            if is_not { self.unary().map(|e| Expr::Not(Box::new(e))) } else { self.group() };
         self.depth -= 1;
         inner
     }
@@ -179,11 +156,8 @@ impl<'a> Parser<'a> {
             self.pos += 1;
             return Ok(inner);
         }
-        let expected = if self.peek().is_some() {
-            Expected::AndOrCloseParen
-        } else {
-            Expected::CloseParen
-        };
+        let expected =
+            if self.peek().is_some() { Expected::AndOrCloseParen } else { Expected::CloseParen };
         Err(self.unexpected(expected))
     }
 
@@ -217,12 +191,7 @@ impl<'a> Parser<'a> {
         };
         let test = compile(selected, operator, &text, &site)?;
         let value = operator.takes_value().then_some(text);
-        Ok(Expr::Match(Predicate {
-            selector: rendered,
-            operator,
-            value,
-            test,
-        }))
+        Ok(Expr::Match(Predicate { selector: rendered, operator, value, test }))
     }
 
     /// Reads a quoted string or a selector-shaped word (with any `["key"]` indexes).
@@ -242,11 +211,7 @@ impl<'a> Parser<'a> {
         };
         self.pos += 1;
         let Some(mut path) = dotted(word, true) else {
-            return Ok(Term {
-                start,
-                end,
-                kind: TermKind::Word,
-            });
+            return Ok(Term { start, end, kind: TermKind::Word });
         };
         let mut end = end;
         while self.eat_adjacent(&Tok::LBracket) {
@@ -268,26 +233,17 @@ impl<'a> Parser<'a> {
                 path.extend(segments);
             }
         }
-        Ok(Term {
-            start,
-            end,
-            kind: TermKind::Path(path),
-        })
+        Ok(Term { start, end, kind: TermKind::Path(path) })
     }
 
     fn previous_end(&self) -> usize {
-        self.pos
-            .checked_sub(1)
-            .and_then(|i| self.tokens.get(i))
-            .map_or(self.src.len(), |t| t.end)
+        self.pos.checked_sub(1).and_then(|i| self.tokens.get(i)).map_or(self.src.len(), |t| t.end)
     }
 
     /// The rest of `[ "key" ]` after the `[`.
     fn index_key(&mut self) -> Result<String, FilterError> {
         let key = match self.peek() {
-            Some(Token {
-                tok: Tok::Str(s), ..
-            }) => s.clone(),
+            Some(Token { tok: Tok::Str(s), .. }) => s.clone(),
             _ => return Err(self.unexpected(Expected::IndexKey)),
         };
         self.pos += 1;
@@ -333,11 +289,7 @@ impl<'a> Parser<'a> {
             self.pos += 1;
             op
         } else {
-            let expected = if is_quoted {
-                Expected::InOperator
-            } else {
-                Expected::Operator
-            };
+            let expected = if is_quoted { Expected::InOperator } else { Expected::Operator };
             return Err(self.unexpected(expected));
         };
         if is_quoted && !op.value_first() {
@@ -384,11 +336,7 @@ impl<'a> Parser<'a> {
 fn dotted(word: &str, first: bool) -> Option<Vec<String>> {
     let mut segments = Vec::new();
     for (i, seg) in word.split('.').enumerate() {
-        let ok = if i == 0 && first {
-            is_identifier(seg)
-        } else {
-            is_dotted_segment(seg)
-        };
+        let ok = if i == 0 && first { is_identifier(seg) } else { is_dotted_segment(seg) };
         if !ok {
             return None;
         }

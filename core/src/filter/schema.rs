@@ -54,11 +54,7 @@ type Resolved = Result<Selected, usize>;
 
 /// A field with no children: anything after it is an unknown selector.
 fn leaf(selected: Selected, rest: &[String]) -> Resolved {
-    if rest.is_empty() {
-        Ok(selected)
-    } else {
-        Err(0)
-    }
+    if rest.is_empty() { Ok(selected) } else { Err(0) }
 }
 
 /// A string-keyed map: any key is a valid child, and `entry` resolves below the key.
@@ -87,9 +83,9 @@ fn node(rest: &[String]) -> Resolved {
         "TaggedAddresses" => map(MapField::NodeTaggedAddresses, tail, |k, t| {
             leaf(Selected::Str(StrField::NodeTaggedAddress(k)), t)
         }),
-        "Meta" => map(MapField::NodeMeta, tail, |k, t| {
-            leaf(Selected::Str(StrField::NodeMeta(k)), t)
-        }),
+        "Meta" => {
+            map(MapField::NodeMeta, tail, |k, t| leaf(Selected::Str(StrField::NodeMeta(k)), t))
+        }
         _ => return Err(0),
     };
     found.map_err(|i| i + 1)

@@ -9,10 +9,7 @@ use proptest::test_runner::RngSeed;
 use super::*;
 
 fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
 }
 
 fn check(id: &str, name: &str, status: &str, service: &str) -> CheckInfo {
@@ -20,21 +17,14 @@ fn check(id: &str, name: &str, status: &str, service: &str) -> CheckInfo {
         check_id: id.to_owned(),
         name: name.to_owned(),
         status: status.to_owned(),
-        service_id: if service.is_empty() {
-            String::new()
-        } else {
-            format!("{service}-1")
-        },
+        service_id: if service.is_empty() { String::new() } else { format!("{service}-1") },
         service_name: service.to_owned(),
     }
 }
 
 /// web-1 on node1 (rack r2): tags canary+primary, version v1, two passing checks.
 fn web() -> ServiceInstance {
-    let lan = ServiceAddress {
-        address: "10.0.0.10".to_owned(),
-        port: 8080,
-    };
+    let lan = ServiceAddress { address: "10.0.0.10".to_owned(), port: 8080 };
     ServiceInstance {
         node: NodeInfo {
             id: "a8f1c2d0-0000-4000-8000-000000000001".to_owned(),
@@ -51,20 +41,12 @@ fn web() -> ServiceInstance {
             tags: vec!["canary".to_owned(), "primary".to_owned()],
             address: "10.0.0.10".to_owned(),
             port: 8080,
-            meta: map(&[
-                ("version", "v1"),
-                ("env", "prod"),
-                ("a.b", "dotted"),
-                ("q", "a\"b\\c"),
-            ]),
+            meta: map(&[("version", "v1"), ("env", "prod"), ("a.b", "dotted"), ("q", "a\"b\\c")]),
             kind: String::new(),
             tagged_addresses: [("lan".to_owned(), lan)].into_iter().collect(),
             namespace: "default".to_owned(),
             partition: "default".to_owned(),
-            weights: Weights {
-                passing: 3,
-                warning: 1,
-            },
+            weights: Weights { passing: 3, warning: 1 },
             connect: ConnectInfo::default(),
             proxy: ProxyInfo::default(),
         },
@@ -117,10 +99,7 @@ fn string_fields_support_every_operator() {
             ("Service.Kind is not empty", false),
             ("Service.ID == \"web-1\"", true),
             ("Service.Address == \"10.0.0.10\"", true),
-            (
-                "Service.Namespace == default and Service.Partition == default",
-                true,
-            ),
+            ("Service.Namespace == default and Service.Partition == default", true),
             ("Service.Proxy.DestinationServiceName is empty", true),
             ("Node.ID contains \"4000\"", true),
             ("Node.Node == node1 and Node.Datacenter == dc1", true),
@@ -305,22 +284,10 @@ fn precedence_is_not_then_and_then_or() {
         &web(),
         &[
             // a or (b and c), not (a or b) and c
-            (
-                "Service.Port == 8080 or Service.Port == 1 and Service.Port == 2",
-                true,
-            ),
-            (
-                "(Service.Port == 8080 or Service.Port == 1) and Service.Port == 2",
-                false,
-            ),
-            (
-                "Service.Port == 1 and Service.Port == 2 or Service.Port == 8080",
-                true,
-            ),
-            (
-                "Service.Port == 1 and (Service.Port == 2 or Service.Port == 8080)",
-                false,
-            ),
+            ("Service.Port == 8080 or Service.Port == 1 and Service.Port == 2", true),
+            ("(Service.Port == 8080 or Service.Port == 1) and Service.Port == 2", false),
+            ("Service.Port == 1 and Service.Port == 2 or Service.Port == 8080", true),
+            ("Service.Port == 1 and (Service.Port == 2 or Service.Port == 8080)", false),
             // (not a) and b, not (a and b)
             ("not Service.Port == 8080 and Service.Port == 1", false),
             ("not (Service.Port == 8080 and Service.Port == 1)", true),
@@ -347,9 +314,7 @@ fn documented_examples_behave_as_consul() {
     let mut legacy = web();
     legacy.service.tags.push("legacy".to_owned());
     let mut v2 = web();
-    v2.service
-        .meta
-        .insert("version".to_owned(), "v2".to_owned());
+    v2.service.meta.insert("version".to_owned(), "v2".to_owned());
     let mut untagged = web();
     untagged.service.tags.clear();
     assert_cases(
@@ -366,16 +331,10 @@ fn documented_examples_behave_as_consul() {
     );
     assert_cases(&r1, &[("Node.Meta.rack != r1", false), (example, false)]);
     assert_cases(&legacy, &[(example, false)]);
-    assert_cases(
-        &v2,
-        &[("Service.Meta.version == v1", false), (example, false)],
-    );
+    assert_cases(&v2, &[("Service.Meta.version == v1", false), (example, false)]);
     assert_cases(
         &untagged,
-        &[
-            ("Service.Tags is empty", true),
-            ("Service.Tags contains canary", false),
-        ],
+        &[("Service.Tags is empty", true), ("Service.Tags contains canary", false)],
     );
 }
 
@@ -422,42 +381,19 @@ fn syntax_errors_name_expectation_and_column() {
         ("Service.Tags is full", 17, E::AfterIs, tok("full")),
         ("Service.Tags is not full", 21, E::Empty, tok("full")),
         ("Service.Tags not equals x", 18, E::AfterNot, tok("equals")),
-        (
-            "x in \"Service.Tags\"",
-            6,
-            E::Selector,
-            tok("\"Service.Tags\""),
-        ),
+        ("x in \"Service.Tags\"", 6, E::Selector, tok("\"Service.Tags\"")),
         ("x in", 5, E::Selector, end()),
         ("Service..Port == 1", 1, E::Selector, tok("Service..Port")),
         ("8080 == Service.Port", 1, E::Selector, tok("8080")),
-        (
-            "Service.Meta[version] == 1",
-            14,
-            E::IndexKey,
-            tok("version"),
-        ),
+        ("Service.Meta[version] == 1", 14, E::IndexKey, tok("version")),
         ("Service.Meta[\"a\" == 1", 18, E::CloseBracket, tok("==")),
-        (
-            "Service.Meta[\"a\"].-b == 1",
-            1,
-            E::Selector,
-            tok("Service.Meta[\"a\"].-b"),
-        ),
+        ("Service.Meta[\"a\"].-b == 1", 1, E::Selector, tok("Service.Meta[\"a\"].-b")),
         ("Service.Port == (", 17, E::Value, tok("(")),
-        (
-            "Service.Meta [\"a.b\"] == dotted",
-            14,
-            E::Operator,
-            tok("["),
-        ),
+        ("Service.Meta [\"a.b\"] == dotted", 14, E::Operator, tok("[")),
     ];
     for (expr, column, expected, found) in cases {
-        let want = FilterError::Syntax {
-            column: *column,
-            expected: *expected,
-            found: found.clone(),
-        };
+        let want =
+            FilterError::Syntax { column: *column, expected: *expected, found: found.clone() };
         assert_eq!(err(expr), want, "{expr:?}");
     }
     assert_eq!(
@@ -470,21 +406,14 @@ fn syntax_errors_name_expectation_and_column() {
         "syntax error at column 18: expected `and`, `or` or end of input, found `)`"
     );
     let long = format!("Service.Port == 1 \"{}\"", "y".repeat(100));
-    assert!(
-        err(&long)
-            .to_string()
-            .ends_with(&format!("found `\"{}…`", "y".repeat(39)))
-    );
+    assert!(err(&long).to_string().ends_with(&format!("found `\"{}…`", "y".repeat(39))));
 }
 
 #[test]
 fn lexical_errors_point_at_the_character() {
     assert_eq!(
         err("Service.Port = 1"),
-        FilterError::UnexpectedCharacter {
-            column: 14,
-            character: '='
-        }
+        FilterError::UnexpectedCharacter { column: 14, character: '=' }
     );
     assert_eq!(
         err("Service.Port = 1").to_string(),
@@ -492,27 +421,15 @@ fn lexical_errors_point_at_the_character() {
     );
     assert_eq!(
         err("!Service.Port == 1"),
-        FilterError::UnexpectedCharacter {
-            column: 1,
-            character: '!'
-        }
+        FilterError::UnexpectedCharacter { column: 1, character: '!' }
     );
-    assert_eq!(
-        err("Service.Service == \"web"),
-        FilterError::UnterminatedString { column: 20 }
-    );
+    assert_eq!(err("Service.Service == \"web"), FilterError::UnterminatedString { column: 20 });
     assert_eq!(
         err("Service.Service == \"web").to_string(),
         "syntax error at column 20: unterminated string literal"
     );
-    assert_eq!(
-        err("Service.Service == `web"),
-        FilterError::UnterminatedString { column: 20 }
-    );
-    assert_eq!(
-        err(r#"Service.Service == "a\"#),
-        FilterError::UnterminatedString { column: 22 }
-    );
+    assert_eq!(err("Service.Service == `web"), FilterError::UnterminatedString { column: 20 });
+    assert_eq!(err(r#"Service.Service == "a\"#), FilterError::UnterminatedString { column: 22 });
     for (expr, column, sequence) in [
         (r#"Service.Service == "a\qb""#, 22, r"\q"),
         (r#"Service.Service == "\xff""#, 21, r"\xff"),
@@ -522,10 +439,7 @@ fn lexical_errors_point_at_the_character() {
         (r#"Service.Service == "\U00110000""#, 21, r"\U00110000"),
         (r#"Service.Service == "\'""#, 21, r"\'"),
     ] {
-        let want = FilterError::InvalidEscape {
-            column,
-            sequence: sequence.to_owned(),
-        };
+        let want = FilterError::InvalidEscape { column, sequence: sequence.to_owned() };
         assert_eq!(err(expr), want, "{expr}");
     }
     assert_eq!(
@@ -546,10 +460,7 @@ fn bare_values_must_be_identifiers_or_numbers() {
     ] {
         assert_eq!(
             err(expr),
-            FilterError::InvalidBareValue {
-                column,
-                value: value.to_owned()
-            },
+            FilterError::InvalidBareValue { column, value: value.to_owned() },
             "{expr}"
         );
     }
@@ -568,32 +479,17 @@ fn unknown_selectors_are_named_up_to_the_first_bad_segment() {
         ("service.Port == 1", 1, "service"),
         ("Service.Port.x == 1", 1, "Service.Port.x"),
         ("Service.Meta.a.b == x", 1, "Service.Meta.a.b"),
-        (
-            "Service.Weights.Critical == 1",
-            1,
-            "Service.Weights.Critical",
-        ),
-        (
-            "Service.TaggedAddresses.lan.Host == x",
-            1,
-            "Service.TaggedAddresses.lan.Host",
-        ),
+        ("Service.Weights.Critical == 1", 1, "Service.Weights.Critical"),
+        ("Service.TaggedAddresses.lan.Host == x", 1, "Service.TaggedAddresses.lan.Host"),
         ("Node.Meta[\"a\"][\"b\"] == x", 1, "Node.Meta.a.b"),
         ("Checks.Output == x", 1, "Checks.Output"),
         ("x in Service.Tagz", 6, "Service.Tagz"),
         ("\"é\" in Service.Tagz", 8, "Service.Tagz"),
-        (
-            "Service.Port == 1 or Node.Meta[\"x y\"].z == 1",
-            22,
-            "Node.Meta[\"x y\"].z",
-        ),
+        ("Service.Port == 1 or Node.Meta[\"x y\"].z == 1", 22, "Node.Meta[\"x y\"].z"),
     ] {
         assert_eq!(
             err(expr),
-            FilterError::UnknownSelector {
-                column,
-                selector: selector.to_owned()
-            },
+            FilterError::UnknownSelector { column, selector: selector.to_owned() },
             "{expr}"
         );
     }
@@ -607,42 +503,12 @@ fn unknown_selectors_are_named_up_to_the_first_bad_segment() {
 fn operators_must_fit_the_field_kind() {
     use MatchOperator as Op;
     for (expr, selector, operator, kind) in [
-        (
-            "Service.Tags == canary",
-            "Service.Tags",
-            Op::Equal,
-            FieldKind::StringList,
-        ),
-        (
-            "Service.Tags matches \"x\"",
-            "Service.Tags",
-            Op::Matches,
-            FieldKind::StringList,
-        ),
-        (
-            "Service.Meta != x",
-            "Service.Meta",
-            Op::NotEqual,
-            FieldKind::Map,
-        ),
-        (
-            "Service.Meta not matches x",
-            "Service.Meta",
-            Op::NotMatches,
-            FieldKind::Map,
-        ),
-        (
-            "Service.Port contains 1",
-            "Service.Port",
-            Op::Contains,
-            FieldKind::Integer,
-        ),
-        (
-            "Service.Port is empty",
-            "Service.Port",
-            Op::IsEmpty,
-            FieldKind::Integer,
-        ),
+        ("Service.Tags == canary", "Service.Tags", Op::Equal, FieldKind::StringList),
+        ("Service.Tags matches \"x\"", "Service.Tags", Op::Matches, FieldKind::StringList),
+        ("Service.Meta != x", "Service.Meta", Op::NotEqual, FieldKind::Map),
+        ("Service.Meta not matches x", "Service.Meta", Op::NotMatches, FieldKind::Map),
+        ("Service.Port contains 1", "Service.Port", Op::Contains, FieldKind::Integer),
+        ("Service.Port is empty", "Service.Port", Op::IsEmpty, FieldKind::Integer),
         (
             "Service.Connect.Native matches x",
             "Service.Connect.Native",
@@ -651,18 +517,8 @@ fn operators_must_fit_the_field_kind() {
         ),
         ("Checks == x", "Checks", Op::Equal, FieldKind::CheckList),
         ("x in Checks", "Checks", Op::In, FieldKind::CheckList),
-        (
-            "Checks.Status is empty or x in Checks",
-            "Checks",
-            Op::In,
-            FieldKind::CheckList,
-        ),
-        (
-            "Service.Weights == 1",
-            "Service.Weights",
-            Op::Equal,
-            FieldKind::Group,
-        ),
+        ("Checks.Status is empty or x in Checks", "Checks", Op::In, FieldKind::CheckList),
+        ("Service.Weights == 1", "Service.Weights", Op::Equal, FieldKind::Group),
         ("Service is empty", "Service", Op::IsEmpty, FieldKind::Group),
         (
             "Service.TaggedAddresses.lan == x",
@@ -695,27 +551,9 @@ fn operators_must_fit_the_field_kind() {
 #[test]
 fn values_must_coerce_to_the_field_type() {
     for (expr, column, selector, value, kind) in [
-        (
-            "Service.Port == http",
-            17,
-            "Service.Port",
-            "http",
-            FieldKind::Integer,
-        ),
-        (
-            "Service.Port == 1.5",
-            17,
-            "Service.Port",
-            "1.5",
-            FieldKind::Integer,
-        ),
-        (
-            "Service.Port != \"\"",
-            17,
-            "Service.Port",
-            "",
-            FieldKind::Integer,
-        ),
+        ("Service.Port == http", 17, "Service.Port", "http", FieldKind::Integer),
+        ("Service.Port == 1.5", 17, "Service.Port", "1.5", FieldKind::Integer),
+        ("Service.Port != \"\"", 17, "Service.Port", "", FieldKind::Integer),
         (
             "Service.Port == 99999999999999999999",
             17,
@@ -723,13 +561,7 @@ fn values_must_coerce_to_the_field_type() {
             "99999999999999999999",
             FieldKind::Integer,
         ),
-        (
-            "Service.Connect.Native == yes",
-            27,
-            "Service.Connect.Native",
-            "yes",
-            FieldKind::Boolean,
-        ),
+        ("Service.Connect.Native == yes", 27, "Service.Connect.Native", "yes", FieldKind::Boolean),
     ] {
         let want = FilterError::InvalidValue {
             column,
@@ -747,11 +579,8 @@ fn values_must_coerce_to_the_field_type() {
 
 #[test]
 fn invalid_regexes_are_rejected_at_parse_time() {
-    let FilterError::InvalidRegex {
-        column,
-        pattern,
-        reason,
-    } = err("Service.Meta.version matches \"(\"")
+    let FilterError::InvalidRegex { column, pattern, reason } =
+        err("Service.Meta.version matches \"(\"")
     else {
         panic!("not an InvalidRegex");
     };
@@ -774,39 +603,18 @@ fn nesting_and_length_are_bounded() {
     assert!(Filter::parse(&nested(MAX_DEPTH)).is_ok_and(|f| f.matches(&web())));
     assert_eq!(
         err(&nested(MAX_DEPTH + 1)),
-        FilterError::TooDeep {
-            column: MAX_DEPTH + 1,
-            max: MAX_DEPTH
-        }
+        FilterError::TooDeep { column: MAX_DEPTH + 1, max: MAX_DEPTH }
     );
     let nots = format!("{}Service.Port == 8080", "not ".repeat(MAX_DEPTH + 1));
-    assert_eq!(
-        err(&nots),
-        FilterError::TooDeep {
-            column: 4 * MAX_DEPTH + 1,
-            max: MAX_DEPTH
-        }
-    );
-    assert!(matches!(
-        err(&"(".repeat(MAX_LEN - 1)),
-        FilterError::TooDeep { .. }
-    ));
+    assert_eq!(err(&nots), FilterError::TooDeep { column: 4 * MAX_DEPTH + 1, max: MAX_DEPTH });
+    assert!(matches!(err(&"(".repeat(MAX_LEN - 1)), FilterError::TooDeep { .. }));
     let chain = vec!["Service.Port == 8080"; 2000].join(" and ");
     assert!(Filter::parse(&chain).is_ok_and(|f| f.matches(&web())));
     let long = "a".repeat(MAX_LEN + 1);
-    assert_eq!(
-        err(&long),
-        FilterError::TooLong {
-            len: MAX_LEN + 1,
-            max: MAX_LEN
-        }
-    );
+    assert_eq!(err(&long), FilterError::TooLong { len: MAX_LEN + 1, max: MAX_LEN });
     assert_eq!(
         err(&long).to_string(),
-        format!(
-            "expression is {} bytes long; the limit is {MAX_LEN}",
-            MAX_LEN + 1
-        )
+        format!("expression is {} bytes long; the limit is {MAX_LEN}", MAX_LEN + 1)
     );
 }
 
@@ -841,18 +649,9 @@ fn canonical_text_keeps_structure_with_minimal_parentheses() {
             "not (Service.Tags is empty and Checks is empty)",
             "not (Service.Tags is empty and Checks is empty)",
         ),
-        (
-            "not not (Service.Tags is empty)",
-            "not not Service.Tags is empty",
-        ),
-        (
-            "Service.Meta[\"a.b\"] == `x\"y`",
-            "Service.Meta[\"a.b\"] == \"x\\\"y\"",
-        ),
-        (
-            "Node.Meta[\"rack\"] != \"\\u0007\"",
-            "Node.Meta.rack != \"\\U00000007\"",
-        ),
+        ("not not (Service.Tags is empty)", "not not Service.Tags is empty"),
+        ("Service.Meta[\"a.b\"] == `x\"y`", "Service.Meta[\"a.b\"] == \"x\\\"y\""),
+        ("Node.Meta[\"rack\"] != \"\\u0007\"", "Node.Meta.rack != \"\\U00000007\""),
     ] {
         let filter = Filter::parse(src).expect("valid");
         assert_eq!(filter.expr.to_string(), canonical, "{src}");
@@ -867,9 +666,7 @@ fn variants() -> Vec<ServiceInstance> {
     bare.service.port = 80;
     let mut odd = web();
     odd.service.tags = vec!["legacy".to_owned(), String::new()];
-    odd.service
-        .meta
-        .insert("version".to_owned(), "v2".to_owned());
+    odd.service.meta.insert("version".to_owned(), "v2".to_owned());
     odd.node.meta.clear();
     odd.checks[0].status = "critical".to_owned();
     odd.service.connect.native = true;
@@ -888,11 +685,7 @@ fn proptest_config() -> ProptestConfig {
     let defaults = ProptestConfig::default();
     ProptestConfig {
         // PROPTEST_CASES, when set, wins (defaults already read it).
-        cases: if std::env::var_os("PROPTEST_CASES").is_some() {
-            defaults.cases
-        } else {
-            512
-        },
+        cases: if std::env::var_os("PROPTEST_CASES").is_some() { defaults.cases } else { 512 },
         rng_seed: RngSeed::Fixed(seed),
         failure_persistence: None,
         ..defaults
@@ -952,10 +745,7 @@ fn leaf() -> impl Strategy<Value = String> {
         ),
         (coll_sel, any::<bool>())
             .prop_map(|(s, not)| format!("{s} is {}empty", if not { "not " } else { "" })),
-        (
-            prop::sample::select(vec!["Service.Tags", "Service.Meta"]),
-            value()
-        )
+        (prop::sample::select(vec!["Service.Tags", "Service.Meta"]), value())
             .prop_map(|(s, v)| format!("{s} contains {v}")),
         (any::<bool>(), 0u32..70_000)
             .prop_map(|(eq, n)| format!("Service.Port {} {n}", if eq { "==" } else { "!=" })),

@@ -36,14 +36,17 @@ fn consul_compatibility_check_4_authorize() {
         check(&ixns, "web", "db", DefaultPolicy::Deny),
         Decision {
             authorized: true,
-            reason: "Matched L4 intention: default/web => default/db (Precedence: 9, Action: ALLOW)".into()
+            reason:
+                "Matched L4 intention: default/web => default/db (Precedence: 9, Action: ALLOW)"
+                    .into()
         }
     );
     assert_eq!(
         check(&ixns, "api", "db", DefaultPolicy::Allow),
         Decision {
             authorized: false,
-            reason: "Matched L4 intention: default/* => default/db (Precedence: 8, Action: DENY)".into()
+            reason: "Matched L4 intention: default/* => default/db (Precedence: 8, Action: DENY)"
+                .into()
         }
     );
     assert_eq!(
@@ -57,16 +60,22 @@ fn consul_compatibility_check_4_authorize() {
 fn signing_and_agent_ids_are_not_service_identities() {
     let ixns = db_entries();
     let signing: SpiffeId = "spiffe://1234.consul".parse().unwrap();
-    let err = authorize(&ixns, &signing, &ServiceName::new("db").unwrap(), DefaultPolicy::Allow).unwrap_err();
+    let err = authorize(&ixns, &signing, &ServiceName::new("db").unwrap(), DefaultPolicy::Allow)
+        .unwrap_err();
     assert_eq!(err.to_string(), "ClientCertURI not a valid Service identifier");
     assert_eq!(
         authorize_uri(&ixns, "not a uri", "db", DefaultPolicy::Allow).unwrap_err().to_string(),
         "ClientCertURI not a valid Connect identifier"
     );
     assert_eq!(
-        authorize_uri(&ixns, "spiffe://1234.consul/ns/default/dc/dc1/svc/web", "", DefaultPolicy::Allow)
-            .unwrap_err()
-            .to_string(),
+        authorize_uri(
+            &ixns,
+            "spiffe://1234.consul/ns/default/dc/dc1/svc/web",
+            "",
+            DefaultPolicy::Allow
+        )
+        .unwrap_err()
+        .to_string(),
         "Target service must be specified"
     );
     let agent = "spiffe://1234.consul/agent/client/dc/dc1/id/uuid";
@@ -95,7 +104,10 @@ fn precedence_orders_evaluation_most_specific_first() {
     assert!(!check(&ixns, "web", "db", DefaultPolicy::Allow).authorized);
     assert!(check(&ixns, "api", "db", DefaultPolicy::Deny).authorized);
     let d = check(&ixns, "web", "cache", DefaultPolicy::Deny);
-    assert_eq!(d.reason, "Matched L4 intention: default/web => default/* (Precedence: 6, Action: ALLOW)");
+    assert_eq!(
+        d.reason,
+        "Matched L4 intention: default/web => default/* (Precedence: 6, Action: ALLOW)"
+    );
     assert!(!check(&ixns, "api", "cache", DefaultPolicy::Allow).authorized);
 }
 
@@ -109,7 +121,9 @@ fn l7_intentions_deny_at_connection_level() {
         d,
         Decision {
             authorized: false,
-            reason: "Matched L7 intention: default/web => default/db (Precedence: 9, Permissions: 2)".into()
+            reason:
+                "Matched L7 intention: default/web => default/db (Precedence: 9, Permissions: 2)"
+                    .into()
         }
     );
 }

@@ -13,18 +13,11 @@ pub(super) struct Pos {
 
 impl Pos {
     pub(super) fn error(self, kind: HclErrorKind) -> HclError {
-        HclError {
-            line: self.line,
-            column: self.column,
-            kind,
-        }
+        HclError { line: self.line, column: self.column, kind }
     }
 
     pub(super) fn unexpected(self, expected: impl Into<String>, found: &Tok) -> HclError {
-        self.error(HclErrorKind::Unexpected {
-            expected: expected.into(),
-            found: found.describe(),
-        })
+        self.error(HclErrorKind::Unexpected { expected: expected.into(), found: found.describe() })
     }
 }
 
@@ -98,19 +91,11 @@ pub(super) struct Lexer<'a> {
 
 impl<'a> Lexer<'a> {
     pub(super) fn new(src: &'a str) -> Self {
-        Lexer {
-            src,
-            offset: 0,
-            line: 1,
-            column: 1,
-        }
+        Lexer { src, offset: 0, line: 1, column: 1 }
     }
 
     fn here(&self) -> Pos {
-        Pos {
-            line: self.line,
-            column: self.column,
-        }
+        Pos { line: self.line, column: self.column }
     }
 
     fn rest(&self) -> &'a str {
@@ -277,9 +262,7 @@ impl<'a> Lexer<'a> {
         if indented {
             self.bump();
         }
-        let anchor = self
-            .bump_while(|c| c.is_alphanumeric() || c == '_')
-            .to_owned();
+        let anchor = self.bump_while(|c| c.is_alphanumeric() || c == '_').to_owned();
         if anchor.is_empty() {
             let expected = "an anchor word such as `EOF` after `<<`";
             return Err(self.here().error(HclErrorKind::InvalidHeredoc { expected }));
@@ -304,11 +287,7 @@ impl<'a> Lexer<'a> {
                 for _ in line.chars() {
                     self.bump();
                 }
-                return Ok(if indented {
-                    unindent(content, indent)
-                } else {
-                    content.to_owned()
-                });
+                return Ok(if indented { unindent(content, indent) } else { content.to_owned() });
             }
             for _ in line.chars() {
                 self.bump();
@@ -376,10 +355,7 @@ impl<'a> Lexer<'a> {
             _ => (int_part, 10),
         };
         if radix == 8 && !digits.chars().all(|c| c.is_digit(8)) {
-            return Err(invalid(
-                self,
-                "a leading 0 makes it octal, expected digits 0-7",
-            ));
+            return Err(invalid(self, "a leading 0 makes it octal, expected digits 0-7"));
         }
         i64::from_str_radix(&format!("{sign}{digits}"), radix)
             .map(Tok::Int)
@@ -404,13 +380,8 @@ impl<'a> Lexer<'a> {
 fn unindent(content: &str, indent: &str) -> String {
     let blank = |line: &str| line.trim_end_matches(['\r', '\n']).is_empty();
     let lines = content.split_inclusive('\n');
-    if !lines
-        .clone()
-        .all(|line| line.starts_with(indent) || blank(line))
-    {
+    if !lines.clone().all(|line| line.starts_with(indent) || blank(line)) {
         return content.to_owned();
     }
-    lines
-        .map(|line| line.strip_prefix(indent).unwrap_or(line))
-        .collect()
+    lines.map(|line| line.strip_prefix(indent).unwrap_or(line)).collect()
 }
