@@ -8,10 +8,11 @@ use super::{
     ServiceRouter, ServiceSplitter,
 };
 
-/// Config entries by `(kind, name)`.
+/// Config entries by `(kind, name)`. Nested maps so lookups by `&str` allocate nothing: the
+/// compiler looks entries up many times per chain.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ConfigEntries {
-    entries: BTreeMap<(Kind, String), ConfigEntry>,
+    entries: BTreeMap<Kind, BTreeMap<String, ConfigEntry>>,
 }
 
 impl ConfigEntries {
@@ -22,32 +23,37 @@ impl ConfigEntries {
 
     /// Adds or replaces an entry, returning the one it replaced.
     pub fn insert(&mut self, entry: ConfigEntry) -> Option<ConfigEntry> {
-        self.entries.insert((entry.kind(), entry.name().to_owned()), entry)
+        self.entries.entry(entry.kind()).or_default().insert(entry.name().to_owned(), entry)
     }
 
     /// Removes an entry.
     pub fn remove(&mut self, kind: Kind, name: &str) -> Option<ConfigEntry> {
-        self.entries.remove(&(kind, name.to_owned()))
+        let by_name = self.entries.get_mut(&kind)?;
+        let removed = by_name.remove(name);
+        if by_name.is_empty() {
+            self.entries.remove(&kind);
+        }
+        removed
     }
 
     /// One entry.
     pub fn get(&self, kind: Kind, name: &str) -> Option<&ConfigEntry> {
-        self.entries.get(&(kind, name.to_owned()))
+        self.entries.get(&kind)?.get(name)
     }
 
     /// Every entry, ordered by kind then name.
     pub fn iter(&self) -> impl Iterator<Item = &ConfigEntry> {
-        self.entries.values()
+        self.entries.values().flat_map(BTreeMap::values)
     }
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.values().map(BTreeMap::len).sum()
     }
 
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries.values().all(BTreeMap::is_empty)
     }
 
     /// The `service-defaults` of a service.
