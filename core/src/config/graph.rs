@@ -123,3 +123,7 @@ fn chain_services(entries: &ConfigEntries) -> BTreeSet<String> {
     }
     out
 }
+
+#[cfg(test)]
+#[path = "graph_tests.rs"]
+mod tests;
