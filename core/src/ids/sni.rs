@@ -3,7 +3,9 @@
 //! Mesh gateways route on these names without decrypting, and sidecars put them in every
 //! upstream ClientHello, so they must match Consul's layout byte for byte. A name is
 //! `<labels>.<marker>.<trust domain>`, where the marker says which layout the labels follow.
-//! The trust domain is always `<cluster id>.<domain>`: the last two labels.
+//! The trust domain is always `<cluster id>.<domain>`: the last two labels. The marker is
+//! `internal` (default partition), `internal-v1` (other partitions), `external` (a cluster
+//! peer's service) or `query` (prepared queries).
 
 use std::fmt;
 use std::str::FromStr;
@@ -39,6 +41,19 @@ pub enum Sni {
         /// Datacenter.
         datacenter: Datacenter,
         /// Trust domain.
+        trust_domain: TrustDomain,
+    },
+    /// A service exported by a cluster peer: `<svc>.<ns>.<ap>.<peer>.external.<peer td>`.
+    PeeredService {
+        /// Service name.
+        service: ServiceName,
+        /// Namespace.
+        namespace: Namespace,
+        /// Admin partition.
+        partition: Partition,
+        /// Peer name.
+        peer: String,
+        /// The peer's trust domain.
         trust_domain: TrustDomain,
     },
     /// A prepared query upstream: `<name>.default.<dc>.query.<td>`.
@@ -104,21 +119,40 @@ impl Sni {
         }
     }
 
+    /// `PeeredServiceSNI`: a service of a cluster peer.
+    pub fn peered_service(
+        service: &ServiceName,
+        namespace: &Namespace,
+        partition: &Partition,
+        peer: &str,
+        peer_trust_domain: &TrustDomain,
+    ) -> Self {
+        Sni::PeeredService {
+            service: service.clone(),
+            namespace: namespace.clone(),
+            partition: partition.clone(),
+            peer: peer.to_owned(),
+            trust_domain: peer_trust_domain.clone(),
+        }
+    }
+
     /// The trust domain the name belongs to.
     pub fn trust_domain(&self) -> &TrustDomain {
         match self {
             Sni::Service { trust_domain, .. }
             | Sni::Gateway { trust_domain, .. }
+            | Sni::PeeredService { trust_domain, .. }
             | Sni::PreparedQuery { trust_domain, .. } => trust_domain,
         }
     }
 
-    /// The datacenter the name routes to.
-    pub fn datacenter(&self) -> &Datacenter {
+    /// The datacenter the name routes to; `None` for a peer's service.
+    pub fn datacenter(&self) -> Option<&Datacenter> {
         match self {
             Sni::Service { datacenter, .. }
             | Sni::Gateway { datacenter, .. }
-            | Sni::PreparedQuery { datacenter, .. } => datacenter,
+            | Sni::PreparedQuery { datacenter, .. } => Some(datacenter),
+            Sni::PeeredService { .. } => None,
         }
     }
 }
@@ -145,6 +179,9 @@ impl fmt::Display for Sni {
                 } else {
                     write!(f, "{partition}.{datacenter}.internal-v1.{trust_domain}")
                 }
+            }
+            Sni::PeeredService { service, namespace, partition, peer, trust_domain } => {
+                write!(f, "{service}.{namespace}.{partition}.{peer}.external.{trust_domain}")
             }
             Sni::PreparedQuery { name, datacenter, trust_domain } => {
                 write!(f, "{name}.default.{datacenter}.query.{trust_domain}")
@@ -197,8 +234,17 @@ impl FromStr for Sni {
             ("query", [q, "default", d]) => {
                 Ok(Sni::PreparedQuery { name: (*q).to_owned(), datacenter: dc(d)?, trust_domain })
             }
-            ("internal" | "internal-v1" | "query", _) => Err(fail("wrong number of labels")),
-            _ => Err(fail("unknown marker label (want internal, internal-v1 or query)")),
+            ("external", [s, n, p, peer]) => Ok(Sni::PeeredService {
+                service: svc(s)?,
+                namespace: ns(n)?,
+                partition: ap(p)?,
+                peer: (*peer).to_owned(),
+                trust_domain,
+            }),
+            ("internal" | "internal-v1" | "query" | "external", _) => {
+                Err(fail("wrong number of labels"))
+            }
+            _ => Err(fail("unknown marker label (want internal, internal-v1, external or query)")),
         }
     }
 }

@@ -147,6 +147,20 @@ fn sni_examples_from_consul_sni_tests() {
 }
 
 #[test]
+fn sni_of_a_peered_service() {
+    let sni = Sni::peered_service(
+        &"api".parse().unwrap(),
+        &Namespace::default(),
+        &Partition::default(),
+        "cluster-01",
+        &td("abcd.consul"),
+    );
+    assert_eq!(sni.to_string(), "api.default.default.cluster-01.external.abcd.consul");
+    assert_eq!("api.default.default.cluster-01.external.abcd.consul".parse::<Sni>().unwrap(), sni);
+    assert!(sni.datacenter().is_none());
+}
+
+#[test]
 fn sni_empty_subset_is_no_subset() {
     let t = td("trustdomain.consul");
     let sni = Sni::service(
@@ -165,6 +179,7 @@ fn sni_parse_rejects_foreign_names() {
     for bad in [
         "example.com",
         "db.default.dc1.external.trustdomain.consul",
+        "db.external.trustdomain.consul",
         "a.b.c.d.e.f.internal.trustdomain.consul",
         "x.y.query.trustdomain.consul",
         "db..dc1.internal.trustdomain.consul",
