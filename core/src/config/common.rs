@@ -134,3 +134,41 @@ pub(crate) fn check_protocol(field: &str, protocol: &str) -> Result<(), String> 
         Err(format!("{field} {protocol:?} is not supported (want one of tcp, http, http2, grpc)"))
     }
 }
+
+/// Declares a config entry struct with the fields every kind shares: `Name`, `Partition` and
+/// `Namespace` first, then the kind's own fields, then `Meta` and the Raft indexes, so every
+/// kind is written in the same key order. (serde's `flatten` would hide the field list the
+/// forgiving reader in `de.rs` needs to name unknown keys.)
+macro_rules! entry_struct {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $( $(#[$fmeta:meta])* pub $field:ident : $ty:ty, )*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+        #[serde(rename_all = "PascalCase", default)]
+        pub struct $name {
+            /// The entry's name: the service it applies to (`global` for proxy-defaults).
+            pub name: String,
+            /// Admin partition (Enterprise; empty in CE).
+            #[serde(skip_serializing_if = "String::is_empty")]
+            pub partition: String,
+            /// Namespace (Enterprise; empty in CE).
+            #[serde(skip_serializing_if = "String::is_empty")]
+            pub namespace: String,
+            $( $(#[$fmeta])* pub $field: $ty, )*
+            /// Free-form metadata.
+            #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+            pub meta: std::collections::BTreeMap<String, String>,
+            /// Raft index at creation (output only).
+            #[serde(skip_serializing_if = "crate::config::common::is_zero_u64")]
+            pub create_index: u64,
+            /// Raft index of the last change (output only).
+            #[serde(skip_serializing_if = "crate::config::common::is_zero_u64")]
+            pub modify_index: u64,
+        }
+    };
+}
+pub(crate) use entry_struct;

@@ -7,35 +7,18 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::common::{is_zero_i32, is_zero_u64};
+use super::common::{entry_struct, is_zero_i32};
 
-/// A `service-intentions` entry: all intentions towards one destination.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct ServiceIntentions {
-    /// Destination service, or `*`.
-    pub name: String,
-    /// Admin partition (Enterprise; empty in CE).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub partition: String,
-    /// Namespace (Enterprise; empty in CE).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub namespace: String,
-    /// The sources, highest precedence first after normalize.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub sources: Vec<SourceIntention>,
-    /// JWT requirements, kept as written.
-    #[serde(rename = "JWT", skip_serializing_if = "Option::is_none")]
-    pub jwt: Option<Value>,
-    /// Free-form metadata.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub meta: BTreeMap<String, String>,
-    /// Raft index at creation (output only).
-    #[serde(skip_serializing_if = "is_zero_u64")]
-    pub create_index: u64,
-    /// Raft index of the last change (output only).
-    #[serde(skip_serializing_if = "is_zero_u64")]
-    pub modify_index: u64,
+entry_struct! {
+    /// A `service-intentions` entry: all intentions towards one destination.
+    pub struct ServiceIntentions {
+        /// The sources, highest precedence first after normalize.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub sources: Vec<SourceIntention>,
+        /// JWT requirements, kept as written.
+        #[serde(rename = "JWT", skip_serializing_if = "Option::is_none")]
+        pub jwt: Option<Value>,
+    }
 }
 
 /// One source of an intention.

@@ -5,63 +5,46 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::common::{MeshGatewayConfig, check_protocol, is_zero_u64};
+use super::common::{MeshGatewayConfig, check_protocol, entry_struct};
 
 /// The name every proxy-defaults entry must have.
 pub const PROXY_DEFAULTS_NAME: &str = "global";
 
-/// A `proxy-defaults` entry.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct ProxyDefaults {
-    /// Always `global`.
-    pub name: String,
-    /// Admin partition (Enterprise; empty in CE).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub partition: String,
-    /// Namespace (Enterprise; empty in CE).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub namespace: String,
-    /// Opaque proxy configuration; `Config.protocol` sets the default protocol. Keys are kept
-    /// exactly as written because Envoy escape hatches live here.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub config: BTreeMap<String, Value>,
-    /// Proxy mode (`direct`, `transparent`).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub mode: String,
-    /// Transparent proxy settings, kept as written.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub transparent_proxy: Option<Value>,
-    /// `strict` or `permissive`.
-    #[serde(rename = "MutualTLSMode", skip_serializing_if = "String::is_empty")]
-    pub mutual_tls_mode: String,
-    /// Mesh gateway mode for every proxy without a more specific setting.
-    #[serde(skip_serializing_if = "MeshGatewayConfig::is_empty")]
-    pub mesh_gateway: MeshGatewayConfig,
-    /// Expose paths, kept as written.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expose: Option<Value>,
-    /// Access logs, kept as written.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub access_logs: Option<Value>,
-    /// Envoy extensions, kept as written.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub envoy_extensions: Option<Value>,
-    /// Failover policy, kept as written.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub failover_policy: Option<Value>,
-    /// Locality preferences, kept as written.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub prioritize_by_locality: Option<Value>,
-    /// Free-form metadata.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub meta: BTreeMap<String, String>,
-    /// Raft index at creation (output only).
-    #[serde(skip_serializing_if = "is_zero_u64")]
-    pub create_index: u64,
-    /// Raft index of the last change (output only).
-    #[serde(skip_serializing_if = "is_zero_u64")]
-    pub modify_index: u64,
+entry_struct! {
+    /// A `proxy-defaults` entry.
+    pub struct ProxyDefaults {
+        /// Opaque proxy configuration; `Config.protocol` sets the default protocol. Keys are kept
+        /// exactly as written because Envoy escape hatches live here.
+        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+        pub config: BTreeMap<String, Value>,
+        /// Proxy mode (`direct`, `transparent`).
+        #[serde(skip_serializing_if = "String::is_empty")]
+        pub mode: String,
+        /// Transparent proxy settings, kept as written.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub transparent_proxy: Option<Value>,
+        /// `strict` or `permissive`.
+        #[serde(rename = "MutualTLSMode", skip_serializing_if = "String::is_empty")]
+        pub mutual_tls_mode: String,
+        /// Mesh gateway mode for every proxy without a more specific setting.
+        #[serde(skip_serializing_if = "MeshGatewayConfig::is_empty")]
+        pub mesh_gateway: MeshGatewayConfig,
+        /// Expose paths, kept as written.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub expose: Option<Value>,
+        /// Access logs, kept as written.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub access_logs: Option<Value>,
+        /// Envoy extensions, kept as written.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub envoy_extensions: Option<Value>,
+        /// Failover policy, kept as written.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub failover_policy: Option<Value>,
+        /// Locality preferences, kept as written.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub prioritize_by_locality: Option<Value>,
+    }
 }
 
 impl ProxyDefaults {

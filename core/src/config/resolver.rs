@@ -5,54 +5,37 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::common::{is_false, is_zero_u64};
+use super::common::{entry_struct, is_false};
 use super::duration::GoDuration;
 
-/// A `service-resolver` entry.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct ServiceResolver {
-    /// The service this resolver resolves.
-    pub name: String,
-    /// Admin partition (Enterprise; empty in CE).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub partition: String,
-    /// Namespace (Enterprise; empty in CE).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub namespace: String,
-    /// Subset used when a request names none.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub default_subset: String,
-    /// Named subsets of the service's instances.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub subsets: BTreeMap<String, ResolverSubset>,
-    /// Sends every request for this service elsewhere.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub redirect: Option<ResolverRedirect>,
-    /// Failover per subset name, or `*` for all.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub failover: BTreeMap<String, ResolverFailover>,
-    /// Connect timeout to instances (default 5s in the compiled chain).
-    #[serde(skip_serializing_if = "GoDuration::is_zero_ref")]
-    pub connect_timeout: GoDuration,
-    /// Request timeout (default: Envoy's 15s).
-    #[serde(skip_serializing_if = "GoDuration::is_zero_ref")]
-    pub request_timeout: GoDuration,
-    /// Load balancing policy.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub load_balancer: Option<LoadBalancer>,
-    /// Locality preferences, kept as written.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub prioritize_by_locality: Option<Value>,
-    /// Free-form metadata.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub meta: BTreeMap<String, String>,
-    /// Raft index at creation (output only).
-    #[serde(skip_serializing_if = "is_zero_u64")]
-    pub create_index: u64,
-    /// Raft index of the last change (output only).
-    #[serde(skip_serializing_if = "is_zero_u64")]
-    pub modify_index: u64,
+entry_struct! {
+    /// A `service-resolver` entry.
+    pub struct ServiceResolver {
+        /// Subset used when a request names none.
+        #[serde(skip_serializing_if = "String::is_empty")]
+        pub default_subset: String,
+        /// Named subsets of the service's instances.
+        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+        pub subsets: BTreeMap<String, ResolverSubset>,
+        /// Sends every request for this service elsewhere.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub redirect: Option<ResolverRedirect>,
+        /// Failover per subset name, or `*` for all.
+        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+        pub failover: BTreeMap<String, ResolverFailover>,
+        /// Connect timeout to instances (default 5s in the compiled chain).
+        #[serde(skip_serializing_if = "GoDuration::is_zero_ref")]
+        pub connect_timeout: GoDuration,
+        /// Request timeout (default: Envoy's 15s).
+        #[serde(skip_serializing_if = "GoDuration::is_zero_ref")]
+        pub request_timeout: GoDuration,
+        /// Load balancing policy.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub load_balancer: Option<LoadBalancer>,
+        /// Locality preferences, kept as written.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub prioritize_by_locality: Option<Value>,
+    }
 }
 
 /// A named subset: the instances matching a filter expression.

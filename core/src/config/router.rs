@@ -1,35 +1,16 @@
 //! `service-router`: L7 routes from request properties to services and subsets
 //! (CONSUL-FACTS.md §3.3).
 
-use std::collections::BTreeMap;
-
-use super::common::{HttpHeaderModifiers, is_false, is_zero_u32, is_zero_u64};
+use super::common::{HttpHeaderModifiers, entry_struct, is_false, is_zero_u32};
 use super::duration::GoDuration;
 
-/// A `service-router` entry.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct ServiceRouter {
-    /// The service whose traffic is routed.
-    pub name: String,
-    /// Admin partition (Enterprise; empty in CE).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub partition: String,
-    /// Namespace (Enterprise; empty in CE).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub namespace: String,
-    /// Routes in order; the first match wins.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub routes: Vec<ServiceRoute>,
-    /// Free-form metadata.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub meta: BTreeMap<String, String>,
-    /// Raft index at creation (output only).
-    #[serde(skip_serializing_if = "is_zero_u64")]
-    pub create_index: u64,
-    /// Raft index of the last change (output only).
-    #[serde(skip_serializing_if = "is_zero_u64")]
-    pub modify_index: u64,
+entry_struct! {
+    /// A `service-router` entry.
+    pub struct ServiceRouter {
+        /// Routes in order; the first match wins.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub routes: Vec<ServiceRoute>,
+    }
 }
 
 /// One route: a match and where matching requests go.

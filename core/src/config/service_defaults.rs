@@ -1,78 +1,59 @@
 //! `service-defaults`: per-service protocol, mesh gateway mode, external SNI and upstream
 //! defaults (CONSUL-FACTS.md §3.1).
 
-use std::collections::BTreeMap;
-
 use serde_json::Value;
 
-use super::common::{MeshGatewayConfig, check_protocol, is_false, is_zero_u32, is_zero_u64};
+use super::common::{MeshGatewayConfig, check_protocol, entry_struct, is_false, is_zero_u32};
 
-/// A `service-defaults` entry.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct ServiceDefaults {
-    /// The service these defaults apply to.
-    pub name: String,
-    /// Admin partition (Enterprise; empty in CE).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub partition: String,
-    /// Namespace (Enterprise; empty in CE).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub namespace: String,
-    /// `tcp` (default), `http`, `http2` or `grpc`; lower-cased on normalize.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub protocol: String,
-    /// Proxy mode (`direct`, `transparent`).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub mode: String,
-    /// Transparent proxy settings, kept as written.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub transparent_proxy: Option<Value>,
-    /// `strict` or `permissive`.
-    #[serde(rename = "MutualTLSMode", skip_serializing_if = "String::is_empty")]
-    pub mutual_tls_mode: String,
-    /// Mesh gateway mode for targets of this service.
-    #[serde(skip_serializing_if = "MeshGatewayConfig::is_empty")]
-    pub mesh_gateway: MeshGatewayConfig,
-    /// Expose paths, kept as written.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expose: Option<Value>,
-    /// An SNI that overrides the computed one and marks the service external.
-    #[serde(rename = "ExternalSNI", skip_serializing_if = "String::is_empty")]
-    pub external_sni: String,
-    /// Defaults and per-upstream overrides for this service's upstreams.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub upstream_config: Option<UpstreamConfiguration>,
-    /// Terminating-gateway destination, kept as written.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub destination: Option<Value>,
-    /// Inbound connection cap of the sidecar.
-    #[serde(skip_serializing_if = "is_zero_u32")]
-    pub max_inbound_connections: u32,
-    /// Connect timeout from the sidecar to the local app.
-    #[serde(skip_serializing_if = "is_zero_u32")]
-    pub local_connect_timeout_ms: u32,
-    /// Request timeout from the sidecar to the local app.
-    #[serde(skip_serializing_if = "is_zero_u32")]
-    pub local_request_timeout_ms: u32,
-    /// `""` or `exact_balance`.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub balance_inbound_connections: String,
-    /// Rate limits, kept as written.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rate_limits: Option<Value>,
-    /// Envoy extensions, kept as written.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub envoy_extensions: Option<Value>,
-    /// Free-form metadata.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub meta: BTreeMap<String, String>,
-    /// Raft index at creation (output only).
-    #[serde(skip_serializing_if = "is_zero_u64")]
-    pub create_index: u64,
-    /// Raft index of the last change (output only).
-    #[serde(skip_serializing_if = "is_zero_u64")]
-    pub modify_index: u64,
+entry_struct! {
+    /// A `service-defaults` entry.
+    pub struct ServiceDefaults {
+        /// `tcp` (default), `http`, `http2` or `grpc`; lower-cased on normalize.
+        #[serde(skip_serializing_if = "String::is_empty")]
+        pub protocol: String,
+        /// Proxy mode (`direct`, `transparent`).
+        #[serde(skip_serializing_if = "String::is_empty")]
+        pub mode: String,
+        /// Transparent proxy settings, kept as written.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub transparent_proxy: Option<Value>,
+        /// `strict` or `permissive`.
+        #[serde(rename = "MutualTLSMode", skip_serializing_if = "String::is_empty")]
+        pub mutual_tls_mode: String,
+        /// Mesh gateway mode for targets of this service.
+        #[serde(skip_serializing_if = "MeshGatewayConfig::is_empty")]
+        pub mesh_gateway: MeshGatewayConfig,
+        /// Expose paths, kept as written.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub expose: Option<Value>,
+        /// An SNI that overrides the computed one and marks the service external.
+        #[serde(rename = "ExternalSNI", skip_serializing_if = "String::is_empty")]
+        pub external_sni: String,
+        /// Defaults and per-upstream overrides for this service's upstreams.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub upstream_config: Option<UpstreamConfiguration>,
+        /// Terminating-gateway destination, kept as written.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub destination: Option<Value>,
+        /// Inbound connection cap of the sidecar.
+        #[serde(skip_serializing_if = "is_zero_u32")]
+        pub max_inbound_connections: u32,
+        /// Connect timeout from the sidecar to the local app.
+        #[serde(skip_serializing_if = "is_zero_u32")]
+        pub local_connect_timeout_ms: u32,
+        /// Request timeout from the sidecar to the local app.
+        #[serde(skip_serializing_if = "is_zero_u32")]
+        pub local_request_timeout_ms: u32,
+        /// `""` or `exact_balance`.
+        #[serde(skip_serializing_if = "String::is_empty")]
+        pub balance_inbound_connections: String,
+        /// Rate limits, kept as written.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub rate_limits: Option<Value>,
+        /// Envoy extensions, kept as written.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub envoy_extensions: Option<Value>,
+    }
 }
 
 /// `UpstreamConfig { Overrides, Defaults }`.

@@ -1,33 +1,14 @@
 //! `service-splitter`: weighted splits of a service's traffic (CONSUL-FACTS.md §3.4).
 
-use std::collections::BTreeMap;
+use super::common::{HttpHeaderModifiers, entry_struct};
 
-use super::common::{HttpHeaderModifiers, is_zero_u64};
-
-/// A `service-splitter` entry.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct ServiceSplitter {
-    /// The service whose traffic is split.
-    pub name: String,
-    /// Admin partition (Enterprise; empty in CE).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub partition: String,
-    /// Namespace (Enterprise; empty in CE).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub namespace: String,
-    /// The legs; weights sum to 100.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub splits: Vec<ServiceSplit>,
-    /// Free-form metadata.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub meta: BTreeMap<String, String>,
-    /// Raft index at creation (output only).
-    #[serde(skip_serializing_if = "is_zero_u64")]
-    pub create_index: u64,
-    /// Raft index of the last change (output only).
-    #[serde(skip_serializing_if = "is_zero_u64")]
-    pub modify_index: u64,
+entry_struct! {
+    /// A `service-splitter` entry.
+    pub struct ServiceSplitter {
+        /// The legs; weights sum to 100.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub splits: Vec<ServiceSplit>,
+    }
 }
 
 /// One leg of a split.
