@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::common::{entry_struct, is_zero_i32};
+use super::http_match::{check_headers, check_methods, check_paths};
 
 entry_struct! {
     /// A `service-intentions` entry: all intentions towards one destination.
@@ -123,10 +124,6 @@ pub fn precedence(src_ns: &str, src_name: &str, dst_ns: &str, dst_name: &str) ->
         _ => 3,
     };
     max - (2 - count_exact(src_ns, src_name))
-}
-
-fn is_l7_method(m: &str) -> bool {
-    ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "CONNECT", "OPTIONS", "TRACE"].contains(&m)
 }
 
 fn check_wildcard(field: &str, value: &str) -> Result<(), String> {
@@ -254,50 +251,14 @@ fn validate_permission(i: usize, j: usize, p: &IntentionPermission) -> Result<()
         }
         return Ok(());
     };
+    let at = format!("{at}.HTTP");
+    check_paths(&at, ".", &h.path_exact, &h.path_prefix, &h.path_regex)?;
+    check_headers(&at, ".", &h.header)?;
+    check_methods(&at, ".", &h.methods)?;
     let paths = [&h.path_exact, &h.path_prefix, &h.path_regex];
-    if paths.iter().filter(|v| !v.is_empty()).count() > 1 {
-        return Err(format!(
-            "{at}.HTTP should only contain at most one of PathExact, PathPrefix, or PathRegex"
-        ));
-    }
-    if !h.path_exact.is_empty() && !h.path_exact.starts_with('/') {
-        return Err(format!("{at}.HTTP.PathExact doesn't start with '/': {:?}", h.path_exact));
-    }
-    if !h.path_prefix.is_empty() && !h.path_prefix.starts_with('/') {
-        return Err(format!("{at}.HTTP.PathPrefix doesn't start with '/': {:?}", h.path_prefix));
-    }
-    if !h.path_regex.is_empty() {
-        super::router::check_regex(&format!("{at}.HTTP.PathRegex"), &h.path_regex)?;
-    }
-    for (k, hdr) in h.header.iter().enumerate() {
-        if hdr.name.is_empty() {
-            return Err(format!("{at}.HTTP.Header[{k}] missing required Name field"));
-        }
-        let set = [
-            hdr.present,
-            !hdr.exact.is_empty(),
-            !hdr.prefix.is_empty(),
-            !hdr.suffix.is_empty(),
-            !hdr.regex.is_empty(),
-        ];
-        if set.iter().filter(|b| **b).count() > 1 {
-            return Err(format!(
-                "{at}.HTTP.Header[{k}] should only contain one of Present, Exact, Prefix, Suffix, or Regex"
-            ));
-        }
-    }
-    let mut seen = std::collections::BTreeSet::new();
-    for m in &h.methods {
-        if !is_l7_method(m) {
-            return Err(format!("{at}.HTTP.Methods contains an invalid method {m:?}"));
-        }
-        if !seen.insert(m) {
-            return Err(format!("{at}.HTTP.Methods contains {m:?} more than once"));
-        }
-    }
     let empty = paths.iter().all(|v| v.is_empty()) && h.header.is_empty() && h.methods.is_empty();
     if empty && p.jwt.is_none() {
-        return Err(format!("{at}.HTTP should not be empty"));
+        return Err(format!("{at} should not be empty"));
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ mod entries;
 mod entry;
 mod graph;
 pub mod hcl1;
+mod http_match;
 mod intentions;
 mod proxy_defaults;
 mod resolver;

@@ -3,6 +3,7 @@
 
 use super::common::{HttpHeaderModifiers, entry_struct, is_false, is_zero_u32};
 use super::duration::GoDuration;
+use super::http_match::{check_headers, check_methods, check_paths, check_regex};
 
 entry_struct! {
     /// A `service-router` entry.
@@ -146,9 +147,6 @@ pub struct ServiceRouteDestination {
     pub response_headers: Option<HttpHeaderModifiers>,
 }
 
-const METHODS: [&str; 9] =
-    ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "CONNECT", "OPTIONS", "TRACE"];
-
 const RETRY_CONDITIONS: [&str; 12] = [
     "5xx",
     "gateway-error",
@@ -220,75 +218,22 @@ impl ServiceRouter {
 }
 
 fn validate_http_match(i: usize, http: &ServiceRouteHttpMatch) -> Result<(), String> {
-    let paths = [&http.path_exact, &http.path_prefix, &http.path_regex];
-    if paths.iter().filter(|p| !p.is_empty()).count() > 1 {
-        return Err(format!(
-            "Route[{i}] should only contain at most one of PathExact, PathPrefix, or PathRegex"
-        ));
-    }
-    if !http.path_exact.is_empty() && !http.path_exact.starts_with('/') {
-        return Err(format!("Route[{i}] PathExact doesn't start with '/': {:?}", http.path_exact));
-    }
-    if !http.path_prefix.is_empty() && !http.path_prefix.starts_with('/') {
-        return Err(format!(
-            "Route[{i}] PathPrefix doesn't start with '/': {:?}",
-            http.path_prefix
-        ));
-    }
-    if !http.path_regex.is_empty() {
-        check_regex(&format!("Route[{i}] PathRegex"), &http.path_regex)?;
-    }
-    for (j, h) in http.header.iter().enumerate() {
-        if h.name.is_empty() {
-            return Err(format!("Route[{i}] Header[{j}] missing required Name field"));
-        }
-        let set = [
-            h.present,
-            !h.exact.is_empty(),
-            !h.prefix.is_empty(),
-            !h.suffix.is_empty(),
-            !h.regex.is_empty(),
-        ];
-        if set.iter().filter(|b| **b).count() > 1 {
-            return Err(format!(
-                "Route[{i}] Header[{j}] should only contain one of Present, Exact, Prefix, Suffix, or Regex"
-            ));
-        }
-        if !h.regex.is_empty() {
-            check_regex(&format!("Route[{i}] Header[{j}] Regex"), &h.regex)?;
-        }
-    }
+    let at = format!("Route[{i}]");
+    check_paths(&at, " ", &http.path_exact, &http.path_prefix, &http.path_regex)?;
+    check_headers(&at, " ", &http.header)?;
     for (j, q) in http.query_param.iter().enumerate() {
         if q.name.is_empty() {
-            return Err(format!("Route[{i}] QueryParam[{j}] missing required Name field"));
+            return Err(format!("{at} QueryParam[{j}] missing required Name field"));
         }
         let set = [q.present, !q.exact.is_empty(), !q.regex.is_empty()];
         if set.iter().filter(|b| **b).count() > 1 {
             return Err(format!(
-                "Route[{i}] QueryParam[{j}] should only contain one of Present, Exact, or Regex"
+                "{at} QueryParam[{j}] should only contain one of Present, Exact, or Regex"
             ));
         }
         if !q.regex.is_empty() {
-            check_regex(&format!("Route[{i}] QueryParam[{j}] Regex"), &q.regex)?;
+            check_regex(&format!("{at} QueryParam[{j}] Regex"), &q.regex)?;
         }
     }
-    let mut seen = std::collections::BTreeSet::new();
-    for m in &http.methods {
-        if !METHODS.contains(&m.as_str()) {
-            return Err(format!("Route[{i}] Methods contains an invalid method {m:?}"));
-        }
-        if !seen.insert(m) {
-            return Err(format!("Route[{i}] Methods contains {m:?} more than once"));
-        }
-    }
-    Ok(())
-}
-
-/// Envoy evaluates these as RE2; the `regex` crate accepts the same syntax minus
-/// backreferences, which RE2 also refuses, so a pattern it rejects would make Envoy NACK.
-pub(crate) fn check_regex(field: &str, pattern: &str) -> Result<(), String> {
-    regex::Regex::new(pattern).map(|_| ()).map_err(|e| {
-        let first = e.to_string().lines().last().unwrap_or_default().trim().to_owned();
-        format!("{field} {pattern:?} is not a valid regular expression: {first}")
-    })
+    check_methods(&at, " ", &http.methods)
 }
