@@ -5,3 +5,5 @@
 //! drivers that feed sockets, timers and disk into the core (Raft hosting, HTTP API, xDS
 //! server, built-in proxy) arrive with later work.
 #![forbid(unsafe_code)]
+
+pub mod cli;

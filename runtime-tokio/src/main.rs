@@ -1,5 +1,6 @@
-//! The `proconsul` command.
+//! The `proconsul` command. All of it lives in the library's `cli` module, so the binary
+//! stays a one-line shim and the command can grow without touching this file.
 
-fn main() {
-    let _ = clap::Command::new("proconsul").get_matches();
+fn main() -> std::process::ExitCode {
+    proconsul_runtime_tokio::cli::main()
 }

@@ -1,0 +1,133 @@
+//! The `proconsul` command line (clap derive).
+//!
+//! Only offline commands exist so far; they read files, call core's pure functions and
+//! print, so operators can check config in CI before it ever reaches a cluster:
+//!
+//! ```text
+//! proconsul config validate  FILE...             entries alone, then as consecutive writes
+//! proconsul config compile   --entries DIR SVC   the discovery chain, as /v1/discovery-chain
+//! proconsul intention check  --intentions F S D  Allowed/Denied with Consul's reason
+//! ```
+//!
+//! Exit codes are a contract scripts rely on: 0 success (or "allowed"), 1 any error, and 2
+//! only for "denied", as `consul intention check` does. Usage errors therefore exit 1 rather
+//! than clap's usual 2, so a mistyped flag can never pass for a denial.
+
+mod check;
+mod config_cmd;
+mod files;
+mod intention_cmd;
+mod problem;
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// A Consul-Connect-compatible service mesh control plane.
+///
+/// Exit codes: 0 success, 1 any error (including usage errors), 2 `intention check` denied.
+#[derive(Debug, Parser)]
+#[command(name = "proconsul", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate config entries and compile discovery chains, offline.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Evaluate intentions offline.
+    #[command(subcommand)]
+    Intention(IntentionCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Check config entry files alone and as one set of writes; one line per problem.
+    ///
+    /// Each entry is decoded and validated on its own, then checked as a write on top of
+    /// the entries before it (command-line order, then file name within a directory), as a
+    /// server would check `consul config write`: so a router listed before the
+    /// service-defaults that makes its service HTTP is refused. Prints
+    /// `FILE: KIND "NAME": MESSAGE` per problem and exits 1, or `N config entries valid`.
+    Validate(config_cmd::ValidateArgs),
+    /// Compile a service's discovery chain from a directory of config entries, as JSON.
+    ///
+    /// The entries are checked as `config validate` checks them; problems go to stderr (exit
+    /// 1). The chain is printed as `{"Chain": {...}}`, the shape of Consul's
+    /// `GET /v1/discovery-chain/:service`.
+    Compile(config_cmd::CompileArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum IntentionCommand {
+    /// Decide whether SOURCE may connect to DESTINATION (exit 0 allowed, 2 denied).
+    ///
+    /// Prints `Allowed: <reason>` or `Denied: <reason>` with Consul's reason, as
+    /// `/v1/agent/connect/authorize` gives it. L7 intentions deny at connection level. Bad
+    /// files or a SOURCE that is not a service identity exit 1.
+    Check(intention_cmd::CheckArgs),
+}
+
+/// How a command ended; the process exit code follows from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exit {
+    /// Everything checked out (or the connection is allowed): 0.
+    Success,
+    /// Bad input, bad files or a refused config: 1.
+    Failure,
+    /// `intention check` found the connection denied: 2.
+    Denied,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> Self {
+        ExitCode::from(match exit {
+            Exit::Success => 0,
+            Exit::Failure => 1,
+            Exit::Denied => 2,
+        })
+    }
+}
+
+/// Runs the command line of this process and returns its exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout and succeed; real usage errors go to stderr.
+            // If even that write fails there is nobody left to tell.
+            let _ = e.print();
+            return if e.use_stderr() { Exit::Failure } else { Exit::Success }.into();
+        }
+    };
+    let (stdout, stderr) = (io::stdout(), io::stderr());
+    let (mut out, mut err) = (stdout.lock(), stderr.lock());
+    match run(cli, &mut out, &mut err).and_then(|exit| out.flush().map(|()| exit)) {
+        Ok(exit) => exit.into(),
+        // Output closed early (e.g. piped into `head`): the result could not be delivered.
+        Err(_) => Exit::Failure.into(),
+    }
+}
+
+fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<Exit> {
+    match cli.command {
+        Command::Config(ConfigCommand::Validate(args)) => config_cmd::validate(&args, out),
+        Command::Config(ConfigCommand::Compile(args)) => config_cmd::compile(&args, out, err),
+        Command::Intention(IntentionCommand::Check(args)) => intention_cmd::check(&args, out, err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}
