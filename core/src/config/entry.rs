@@ -109,6 +109,9 @@ pub enum ConfigError {
     /// No `Kind` field.
     #[error("Kind is required (known kinds: {})", Kind::known_list())]
     MissingKind,
+    /// `Kind` is not a string.
+    #[error("Kind must be a string (known kinds: {known})", known = Kind::known_list())]
+    KindNotAString,
     /// A `Kind` we do not know.
     #[error("invalid config entry kind: {0:?} (known kinds: {known})", known = Kind::known_list())]
     UnknownKind(String),
@@ -188,7 +191,7 @@ impl ConfigEntry {
             .ok_or(ConfigError::MissingKind)?;
         let kind = match map.shift_remove(&kind_key) {
             Some(Value::String(s)) => s.parse::<Kind>()?,
-            Some(other) => return Err(ConfigError::UnknownKind(other.to_string())),
+            Some(_) => return Err(ConfigError::KindNotAString),
             None => return Err(ConfigError::MissingKind),
         };
         let body = Value::Object(map);
@@ -226,11 +229,27 @@ impl ConfigEntry {
             ConfigEntry::ServiceResolver(e) => e.validate(),
             ConfigEntry::ServiceIntentions(e) => e.validate(),
         };
-        result.map_err(|message| ConfigError::Invalid {
+        result.and_then(|()| self.check_names()).map_err(|message| ConfigError::Invalid {
             kind: self.kind(),
             name: self.name().to_owned(),
             message,
         })
+    }
+
+    /// Names end up in SPIFFE IDs, SNI labels and Envoy resource names; refuse one that can
+    /// never be a service name here, where it was written, not deep inside xDS generation.
+    fn check_names(&self) -> Result<(), String> {
+        crate::ids::ServiceName::new(self.name()).map_err(|e| format!("Name: {e}"))?;
+        for referenced in super::graph::references(self) {
+            crate::ids::ServiceName::new(referenced).map_err(|e| e.to_string())?;
+        }
+        if let ConfigEntry::ServiceIntentions(e) = self {
+            for (i, s) in e.sources.iter().enumerate() {
+                crate::ids::ServiceName::new(s.name.as_str())
+                    .map_err(|e| format!("Sources[{i}].Name: {e}"))?;
+            }
+        }
+        Ok(())
     }
 
     /// The entry as Consul API JSON (`Kind` first, CamelCase keys, empty fields omitted).

@@ -165,6 +165,50 @@ fn unknown_and_missing_kinds_list_the_known_ones() {
 }
 
 #[test]
+fn names_that_can_never_be_service_names_are_refused_where_written() {
+    assert_eq!(
+        invalid(json!({"Kind": "service-defaults", "Name": "a b"})),
+        "Name: service name \"a b\" contains whitespace or a control character"
+    );
+    let router = json!({"Kind": "service-router", "Name": "web", "Routes": [{"Destination": {"Service": "ap\u{0}i"}}]});
+    assert_eq!(
+        invalid(router),
+        "service name \"ap\\0i\" contains whitespace or a control character"
+    );
+    let ixn = json!({"Kind": "service-intentions", "Name": "db", "Sources": [{"Name": "we b", "Action": "allow"}]});
+    assert_eq!(
+        invalid(ixn),
+        "Sources[0].Name: service name \"we b\" contains whitespace or a control character"
+    );
+    let err = ConfigEntry::from_value(json!({"Kind": ["x"], "Name": "web"})).unwrap_err();
+    assert!(err.to_string().starts_with("Kind must be a string"), "{err}");
+}
+
+#[test]
+fn l7_permission_validation_names_the_field() {
+    let i = |perm: serde_json::Value| {
+        json!({"Kind": "service-intentions", "Name": "db",
+        "Sources": [{"Name": "web", "Permissions": [perm]}]})
+    };
+    assert_eq!(
+        invalid(i(json!({"Action": "allow", "HTTP": {"PathExact": "x"}}))),
+        "Sources[0].Permissions[0].HTTP.PathExact doesn't start with '/': \"x\""
+    );
+    assert_eq!(
+        invalid(i(json!({"Action": "allow", "HTTP": {"Methods": ["GET", "YELL"]}}))),
+        "Sources[0].Permissions[0].HTTP.Methods contains an invalid method \"YELL\""
+    );
+    assert_eq!(
+        invalid(i(json!({"Action": "maybe", "HTTP": {"PathPrefix": "/"}}))),
+        "Sources[0].Permissions[0].Action must be set to 'allow' or 'deny'"
+    );
+    assert_eq!(
+        invalid(i(json!({"Action": "allow", "HTTP": {}}))),
+        "Sources[0].Permissions[0].HTTP should not be empty"
+    );
+}
+
+#[test]
 fn wrong_types_name_the_field() {
     let err = ConfigEntry::from_value(
         json!({"Kind": "service-splitter", "Name": "web", "Splits": [{"Weight": "half"}]}),

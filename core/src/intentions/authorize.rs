@@ -79,6 +79,8 @@ pub fn authorize(
     let SpiffeId::Service { partition, namespace, service, .. } = source else {
         return Err(AuthorizeError::NotAService);
     };
+    // Community edition: every destination lives in the `default` namespace (a ServiceName
+    // carries none); the caller's namespace comes from its SPIFFE ID.
     let matched = intentions.iter().find(|i| {
         i.matches_destination("default", destination.as_str())
             && i.matches_source(partition.as_str(), namespace.as_str(), service.as_str())
