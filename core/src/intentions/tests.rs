@@ -154,3 +154,13 @@ fn decision_serializes_as_the_authorize_endpoint() {
         json!({"Authorized": true, "Reason": "Matched L4 intention: default/web => default/db (Precedence: 9, Action: ALLOW)"})
     );
 }
+
+#[test]
+fn the_readme_example_file_allows_web_and_denies_the_rest() {
+    let text = include_str!("testdata/db.hcl");
+    let entries: ConfigEntries = [ConfigEntry::from_hcl(text).unwrap()].into_iter().collect();
+    let ixns = Intention::all(&entries);
+    assert!(check(&ixns, "web", "db", DefaultPolicy::Allow).authorized);
+    let d = check(&ixns, "api", "db", DefaultPolicy::Allow);
+    assert_eq!(d.reason, "Matched L4 intention: default/* => default/db (Precedence: 8, Action: DENY)");
+}
