@@ -26,10 +26,8 @@ const CALLERS: [&str; 4] = ["web", "api", "db", "billing"];
 /// one in `part1` matches callers in `part1`; peers and sameness groups never match a local
 /// caller and are there to be ignored.
 ///
-/// The default partition and namespace are only ever left empty, never spelled `default`:
-/// the duplicate-source check compares the raw strings, so `web` and `web` in partition
-/// `default` are both accepted and tie at precedence 9 with possibly opposite actions, which
-/// Consul refuses as one source defined twice.
+/// A local source sometimes spells out partition and namespace `default`: that is the same
+/// source as leaving them empty, so duplicates are keyed on the origin alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Origin {
     Local,
@@ -51,6 +49,7 @@ struct Source {
     name: &'static str,
     origin: Origin,
     rule: Rule,
+    spelled_default: bool,
 }
 
 fn source() -> impl Strategy<Value = Source> {
@@ -65,11 +64,9 @@ fn source() -> impl Strategy<Value = Source> {
         2 => Just(Rule::Deny),
         1 => (1..=3usize).prop_map(Rule::Permissions),
     ];
-    (select(&["web", "api", "db", "*"][..]), origin, rule).prop_map(|(name, origin, rule)| Source {
-        name,
-        origin,
-        rule,
-    })
+    (select(&["web", "api", "db", "*"][..]), origin, rule, any::<bool>()).prop_map(
+        |(name, origin, rule, spelled_default)| Source { name, origin, rule, spelled_default },
+    )
 }
 
 /// Entries per destination (`db`, `api`, `*`), with distinct sources each.
@@ -102,6 +99,10 @@ fn intentions() -> impl Strategy<Value = Vec<(&'static str, Vec<Source>)>> {
 fn source_json(s: &Source) -> Value {
     let mut v = json!({"Name": s.name});
     match s.origin {
+        Origin::Local if s.spelled_default => {
+            v["Partition"] = json!("default");
+            v["Namespace"] = json!("default");
+        }
         Origin::Local => {}
         Origin::Peer => v["Peer"] = json!("peer1"),
         Origin::Partition => v["Partition"] = json!("part1"),

@@ -180,7 +180,9 @@ impl ServiceIntentions {
         let mut seen = std::collections::BTreeSet::new();
         for (i, s) in self.sources.iter().enumerate() {
             self.validate_source(i, s)?;
-            let key = (&s.peer, &s.partition, &s.namespace, &s.sameness_group, &s.name);
+            // An empty partition or namespace is `default`: spelling it out is the same source.
+            let fold = |v: &str| if v.is_empty() { "default".to_owned() } else { v.to_owned() };
+            let key = (&s.peer, fold(&s.partition), fold(&s.namespace), &s.sameness_group, &s.name);
             if !seen.insert(key) {
                 return Err(format!("Sources[{i}] defines {:?} more than once", s.name));
             }

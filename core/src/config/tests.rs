@@ -379,6 +379,13 @@ fn intention_validation_uses_consul_messages() {
     assert_eq!(
         invalid(i(
             "db",
+            json!([{"Name": "web", "Action": "deny"}, {"Name": "web", "Partition": "default", "Namespace": "default", "Action": "allow"}])
+        )),
+        "Sources[1] defines \"web\" more than once"
+    );
+    assert_eq!(
+        invalid(i(
+            "db",
             json!([{"Name": "web", "Action": "allow", "Permissions": [{"Action": "allow", "HTTP": {"PathPrefix": "/"}}]}])
         )),
         "Sources[0].Action must be omitted if Permissions are specified"

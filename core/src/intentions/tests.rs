@@ -162,5 +162,8 @@ fn the_readme_example_file_allows_web_and_denies_the_rest() {
     let ixns = Intention::all(&entries);
     assert!(check(&ixns, "web", "db", DefaultPolicy::Allow).authorized);
     let d = check(&ixns, "api", "db", DefaultPolicy::Allow);
-    assert_eq!(d.reason, "Matched L4 intention: default/* => default/db (Precedence: 8, Action: DENY)");
+    assert_eq!(
+        d.reason,
+        "Matched L4 intention: default/* => default/db (Precedence: 8, Action: DENY)"
+    );
 }

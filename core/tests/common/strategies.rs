@@ -347,10 +347,12 @@ pub fn service_intentions() -> BoxedStrategy<ConfigEntry> {
             let sources = sources
                 .into_iter()
                 .filter(|s| {
+                    // Empty and `default` are the same partition or namespace.
+                    let fold = |v: &str| if v.is_empty() { "default" } else { v }.to_owned();
                     seen.insert((
                         s.peer.clone(),
-                        s.partition.clone(),
-                        s.namespace.clone(),
+                        fold(&s.partition),
+                        fold(&s.namespace),
                         s.sameness_group.clone(),
                         s.name.clone(),
                     ))
