@@ -630,3 +630,22 @@ fn seed_counting_chain_has_the_expected_structure() {
         ["v1.counting-admin.default.default.dc-aws", "v1.counting-admin.default.default.dc-gcp"]
     );
 }
+
+#[test]
+fn failover_per_subset_wins_over_the_wildcard() {
+    let c = compile_main(json!([sd("main", "http"),
+        {"Kind": "service-splitter", "Name": "main", "Splits": [
+            {"Weight": 50, "ServiceSubset": "v1"}, {"Weight": 50, "ServiceSubset": "v2"}]},
+        {"Kind": "service-resolver", "Name": "main",
+         "Subsets": {"v1": {"Filter": "Service.Meta.version == v1"}, "v2": {"Filter": "Service.Meta.version == v2"}},
+         "Failover": {"v1": {"Datacenters": ["dc2"]}, "*": {"Datacenters": ["dc3"]}}}]))
+    .unwrap();
+    assert_eq!(
+        failover_of(&c, "resolver:v1.main.default.default.dc1"),
+        ["v1.main.default.default.dc2"]
+    );
+    assert_eq!(
+        failover_of(&c, "resolver:v2.main.default.default.dc1"),
+        ["v2.main.default.default.dc3"]
+    );
+}
