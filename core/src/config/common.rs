@@ -127,6 +127,15 @@ pub(crate) fn is_zero_i32(n: &i32) -> bool {
     *n == 0
 }
 
+/// `MutualTLSMode` is empty, `strict` or `permissive`.
+pub(crate) fn check_mutual_tls_mode(mode: &str) -> Result<(), String> {
+    if matches!(mode, "" | "strict" | "permissive") {
+        Ok(())
+    } else {
+        Err(format!("Invalid MutualTLSMode {mode:?}"))
+    }
+}
+
 pub(crate) fn check_protocol(field: &str, protocol: &str) -> Result<(), String> {
     if protocol.is_empty() || PROTOCOLS.contains(&protocol) {
         Ok(())

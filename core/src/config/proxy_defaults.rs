@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::common::{MeshGatewayConfig, check_protocol, entry_struct};
+use super::common::{MeshGatewayConfig, check_mutual_tls_mode, check_protocol, entry_struct};
 
 /// The name every proxy-defaults entry must have.
 pub const PROXY_DEFAULTS_NAME: &str = "global";
@@ -71,9 +71,7 @@ impl ProxyDefaults {
             Some(_) => return Err("Config.protocol must be a string".into()),
         }
         check_protocol("Config.protocol", &self.protocol())?;
-        if !matches!(self.mutual_tls_mode.as_str(), "" | "strict" | "permissive") {
-            return Err(format!("Invalid MutualTLSMode {:?}", self.mutual_tls_mode));
-        }
+        check_mutual_tls_mode(&self.mutual_tls_mode)?;
         Ok(())
     }
 }

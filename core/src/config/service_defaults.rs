@@ -3,7 +3,9 @@
 
 use serde_json::Value;
 
-use super::common::{MeshGatewayConfig, check_protocol, entry_struct, is_false, is_zero_u32};
+use super::common::{
+    MeshGatewayConfig, check_mutual_tls_mode, check_protocol, entry_struct, is_false, is_zero_u32,
+};
 
 entry_struct! {
     /// A `service-defaults` entry.
@@ -139,9 +141,7 @@ impl ServiceDefaults {
             );
         }
         check_balance("balance_inbound_connections", &self.balance_inbound_connections)?;
-        if !matches!(self.mutual_tls_mode.as_str(), "" | "strict" | "permissive") {
-            return Err(format!("Invalid MutualTLSMode {:?}", self.mutual_tls_mode));
-        }
+        check_mutual_tls_mode(&self.mutual_tls_mode)?;
         if let Some(up) = &self.upstream_config {
             for (i, o) in up.overrides.iter().enumerate() {
                 if o.name.is_empty() {
