@@ -14,8 +14,11 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs, unreachable_pub)]
 
+pub mod ca;
 pub mod config;
 pub mod discovery_chain;
 pub mod filter;
 pub mod ids;
 pub mod intentions;
+pub mod rng;
+pub mod time;

@@ -21,6 +21,7 @@ pub use common::{
     HttpHeaderModifiers, MeshGatewayConfig, MeshGatewayMode, PROTOCOLS, is_http_like,
 };
 pub use de::DecodeError;
+pub(crate) use de::from_value as decode_value;
 pub use duration::{DurationError, GoDuration};
 pub use entries::ConfigEntries;
 pub use entry::{ConfigEntry, ConfigError, Kind};
