@@ -6,4 +6,6 @@
 //! server, built-in proxy) arrive with later work.
 #![forbid(unsafe_code)]
 
+pub mod ca_signer;
 pub mod cli;
+pub mod tls;

@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 use rcgen::{CertificateParams, Issuer};
 
 use super::certs::{BACKDATE_SECS, ca_common_name, ca_params, serial};
-use super::key::PrivateKey;
+use super::key::{PrivateKey, SignerFactory};
 use super::root::{CaRoot, RootsResponse, colon_hex, pem_encode, root_id};
 use super::{CaConfig, CaError};
 use crate::config::GoDuration;
@@ -33,6 +33,8 @@ pub enum Role {
 /// What signs leaves here: the active root (primary) or our intermediate (secondary).
 pub(crate) struct Signer {
     pub(crate) issuer: Issuer<'static, PrivateKey>,
+    /// The signing certificate, to rebuild the issuer when the signer backend changes.
+    pub(crate) cert_der: Vec<u8>,
     /// Certificates sent after the leaf: the active root's `IntermediateCerts`.
     pub(crate) chain_pem: Vec<String>,
     /// The root this signer chains to.
@@ -53,6 +55,7 @@ pub struct CertificateAuthority {
     pub(crate) signer: Option<Signer>,
     /// Secondary: the key its intermediate will certify.
     pending_key: Option<PrivateKey>,
+    signer_factory: Option<std::sync::Arc<dyn SignerFactory>>,
     pub(crate) rng: ChaCha8Rng,
     pub(crate) serial_counter: u64,
 }
@@ -93,6 +96,7 @@ impl CertificateAuthority {
             root_issuer: None,
             signer: None,
             pending_key: None,
+            signer_factory: None,
             rng,
             serial_counter: 0,
         };
@@ -122,6 +126,7 @@ impl CertificateAuthority {
             root_issuer: None,
             signer: None,
             pending_key: Some(key),
+            signer_factory: None,
             rng,
             serial_counter: 0,
         })
@@ -223,9 +228,10 @@ impl CertificateAuthority {
             }
         }
         self.roots.push(root);
-        let signer_key = PrivateKey::from_pkcs8_der(&key.to_pkcs8_der())?;
+        let signer_key = self.attach_factory(key.duplicate()?);
         self.signer = Some(Signer {
             issuer: Issuer::new(params.clone(), signer_key),
+            cert_der: cert.der().to_vec(),
             chain_pem: intermediate_certs,
             root_id: root_id(cert.der()),
         });
@@ -292,6 +298,33 @@ impl CertificateAuthority {
         self.roots
             .retain(|r| r.active || r.rotated_out_at.is_none_or(|t| now.secs() < t.secs() + ttl));
         before - self.roots.len()
+    }
+
+    /// Routes leaf signing through keys loaded by `factory` (see [`SignerFactory`]); the
+    /// current signer is rebuilt at once and future ones (rotation, new intermediates) too.
+    pub fn set_signer_factory(
+        &mut self,
+        factory: std::sync::Arc<dyn SignerFactory>,
+    ) -> Result<(), CaError> {
+        self.signer_factory = Some(factory);
+        if let Some(signer) = self.signer.take() {
+            let key = self.attach_factory(signer.issuer.key().duplicate()?);
+            let issuer = Issuer::from_ca_cert_der(&signer.cert_der.as_slice().into(), key)
+                .map_err(|e| CaError::Encoding(e.to_string()))?;
+            self.signer = Some(Signer { issuer, ..signer });
+        }
+        Ok(())
+    }
+
+    pub(crate) fn attach_factory(&self, key: PrivateKey) -> PrivateKey {
+        let loaded = self
+            .signer_factory
+            .as_ref()
+            .and_then(|f| f.load(key.key_type(), &key.to_pkcs8_der()));
+        match loaded {
+            Some(external) => key.with_external_signer(external),
+            None => key,
+        }
     }
 
     pub(crate) fn root_issuer(&self) -> Option<&(CertificateParams, PrivateKey)> {

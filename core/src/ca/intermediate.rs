@@ -134,6 +134,7 @@ impl CertificateAuthority {
                 return Err(e);
             }
         };
+        let key = self.attach_factory(key);
         let issuer = Issuer::from_ca_cert_der(&CertificateDer::from(der.as_slice()), key)
             .map_err(|e| CaError::BadIntermediate(e.to_string()))?;
         let pem = pem_encode("CERTIFICATE", &der);
@@ -146,7 +147,7 @@ impl CertificateAuthority {
                 chain = root.intermediate_certs.clone();
             }
         }
-        self.signer = Some(Signer { issuer, chain_pem: chain, root_id: active_id });
+        self.signer = Some(Signer { issuer, cert_der: der, chain_pem: chain, root_id: active_id });
         Ok(())
     }
 

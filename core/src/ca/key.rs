@@ -45,11 +45,30 @@ enum Inner {
     Rsa(Box<rsa::pkcs1v15::SigningKey<rsa::sha2::Sha256>>),
 }
 
+/// Signs with a CA key outside the core, for speed: ring signs P-256 about ten times faster
+/// than the deterministic RustCrypto signer, but draws its ECDSA nonces from the OS, which
+/// the core never does. The production runtime injects one through
+/// [`super::CertificateAuthority::set_signer_factory`]; the simulation leaves it unset and
+/// keeps byte-for-byte determinism.
+pub trait ExternalSigner: Send + Sync {
+    /// Signs `msg` in the encoding rcgen expects for the key's algorithm (ASN.1 DER ECDSA,
+    /// or PKCS#1 v1.5 for RSA).
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, String>;
+}
+
+/// Loads [`ExternalSigner`]s for the CA's leaf-signing keys.
+pub trait SignerFactory: Send + Sync {
+    /// A signer for the key in `pkcs8` (of kind `key_type`), or `None` to keep the
+    /// built-in deterministic signer.
+    fn load(&self, key_type: KeyType, pkcs8: &[u8]) -> Option<std::sync::Arc<dyn ExternalSigner>>;
+}
+
 /// A private key with its public half cached in the form rcgen wants.
 pub struct PrivateKey {
     inner: Inner,
     /// EC: the uncompressed point; RSA: the PKCS#1 `RSAPublicKey` DER.
     public: Vec<u8>,
+    external: Option<std::sync::Arc<dyn ExternalSigner>>,
 }
 
 impl std::fmt::Debug for PrivateKey {
@@ -88,12 +107,12 @@ impl PrivateKey {
 
     fn from_p256(k: p256::ecdsa::SigningKey) -> Self {
         let public = k.verifying_key().to_encoded_point(false).as_bytes().to_vec();
-        PrivateKey { inner: Inner::P256(k), public }
+        PrivateKey { inner: Inner::P256(k), public, external: None }
     }
 
     fn from_p384(k: p384::ecdsa::SigningKey) -> Self {
         let public = k.verifying_key().to_encoded_point(false).as_bytes().to_vec();
-        PrivateKey { inner: Inner::P384(k), public }
+        PrivateKey { inner: Inner::P384(k), public, external: None }
     }
 
     fn from_rsa(key: rsa::RsaPrivateKey) -> Result<Self, CaError> {
@@ -104,7 +123,7 @@ impl PrivateKey {
             .as_bytes()
             .to_vec();
         let signer = rsa::pkcs1v15::SigningKey::<rsa::sha2::Sha256>::new(key);
-        Ok(PrivateKey { inner: Inner::Rsa(Box::new(signer)), public })
+        Ok(PrivateKey { inner: Inner::Rsa(Box::new(signer)), public, external: None })
     }
 
     /// Loads a PKCS#8 DER key (as [`PrivateKey::to_pkcs8_der`] writes it).
@@ -129,6 +148,17 @@ impl PrivateKey {
         };
         // Encoding a key we hold cannot fail: the structures are fixed-size or already valid.
         doc.map(|d| d.as_bytes().to_vec()).unwrap_or_default()
+    }
+
+    /// The same key, signing through `signer` (which must hold this very key).
+    pub fn with_external_signer(mut self, signer: std::sync::Arc<dyn ExternalSigner>) -> Self {
+        self.external = Some(signer);
+        self
+    }
+
+    /// A second handle on this key (PKCS#8 round trip), without any external signer.
+    pub fn duplicate(&self) -> Result<Self, CaError> {
+        Self::from_pkcs8_der(&self.to_pkcs8_der())
     }
 
     /// The key as a PKCS#8 PEM (`PRIVATE KEY`).
@@ -169,6 +199,9 @@ impl PublicKeyData for PrivateKey {
 
 impl SigningKey for PrivateKey {
     fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
+        if let Some(external) = &self.external {
+            return external.sign(msg).map_err(|_| rcgen::Error::RemoteKeyError);
+        }
         Ok(match &self.inner {
             Inner::P256(k) => {
                 let sig: p256::ecdsa::Signature = k.sign(msg);

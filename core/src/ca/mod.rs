@@ -19,7 +19,7 @@ pub use authority::{CertificateAuthority, Role};
 pub use config::{CaConfig, CaConfigError, ProviderConfig};
 pub use csr::{generate_leaf_key, leaf_csr};
 pub use error::CaError;
-pub use key::{KeyType, PrivateKey};
+pub use key::{ExternalSigner, KeyType, PrivateKey, SignerFactory};
 pub use leaf::{IssuedCert, Requester};
 pub use renewal::{ROOT_CHANGE_JITTER_SECS, renewal_deadline, root_change_deadline};
 pub use root::{
