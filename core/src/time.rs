@@ -24,3 +24,28 @@ impl fmt::Display for UnixTime {
         write!(f, "@{}", self.0)
     }
 }
+
+/// Monotonic time in nanoseconds since the node started, for rates and timers. The
+/// runtime's clock (or the simulation's virtual clock) supplies it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Instant(pub u64);
+
+impl Instant {
+    /// The node's start.
+    pub const ZERO: Instant = Instant(0);
+
+    /// Nanoseconds since the start.
+    pub const fn nanos(self) -> u64 {
+        self.0
+    }
+
+    /// This instant plus a duration (saturating).
+    pub fn plus(self, d: std::time::Duration) -> Self {
+        Instant(self.0.saturating_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)))
+    }
+
+    /// Time from `earlier` to this instant, zero if `earlier` is later.
+    pub fn since(self, earlier: Instant) -> std::time::Duration {
+        std::time::Duration::from_nanos(self.0.saturating_sub(earlier.0))
+    }
+}

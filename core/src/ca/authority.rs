@@ -317,10 +317,8 @@ impl CertificateAuthority {
     }
 
     pub(crate) fn attach_factory(&self, key: PrivateKey) -> PrivateKey {
-        let loaded = self
-            .signer_factory
-            .as_ref()
-            .and_then(|f| f.load(key.key_type(), &key.to_pkcs8_der()));
+        let loaded =
+            self.signer_factory.as_ref().and_then(|f| f.load(key.key_type(), &key.to_pkcs8_der()));
         match loaded {
             Some(external) => key.with_external_signer(external),
             None => key,

@@ -12,6 +12,7 @@ mod error;
 mod intermediate;
 mod key;
 mod leaf;
+mod limiter;
 mod renewal;
 mod root;
 
@@ -21,6 +22,7 @@ pub use csr::{generate_leaf_key, leaf_csr};
 pub use error::CaError;
 pub use key::{ExternalSigner, KeyType, PrivateKey, SignerFactory};
 pub use leaf::{IssuedCert, Requester};
+pub use limiter::{CsrLimiter, RateLimited};
 pub use renewal::{ROOT_CHANGE_JITTER_SECS, renewal_deadline, root_change_deadline};
 pub use root::{
     CaRoot, RootsResponse, colon_hex, pem_decode_all, pem_encode, rfc3339_text, root_id,
