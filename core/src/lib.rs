@@ -22,3 +22,4 @@ pub mod ids;
 pub mod intentions;
 pub mod rng;
 pub mod time;
+pub mod xds;
