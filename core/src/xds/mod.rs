@@ -10,6 +10,9 @@
 //! Versions are content hashes of the model, never of encoded protobuf bytes (prost maps
 //! are unordered). `proto` encodes the model into envoy-types; this module never sees it.
 
+pub mod ads;
+mod diff;
 mod types;
 
+pub use diff::{ResourceDelta, TypeDelta, diff};
 pub use types::{ResourceSet, TypeUrl, Versioned};

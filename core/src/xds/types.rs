@@ -34,7 +34,9 @@ impl TypeUrl {
     /// The v3 type URL.
     pub fn as_str(self) -> &'static str {
         match self {
-            TypeUrl::Secret => "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret",
+            TypeUrl::Secret => {
+                "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret"
+            }
             TypeUrl::Cluster => "type.googleapis.com/envoy.config.cluster.v3.Cluster",
             TypeUrl::ClusterLoadAssignment => {
                 "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
@@ -64,7 +66,7 @@ impl fmt::Display for TypeUrl {
 }
 
 /// A resource with its version: a hex content hash of the model value.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct Versioned<R> {
     /// Content hash; equal versions mean equal resources.
     pub version: String,
@@ -74,3 +76,10 @@ pub struct Versioned<R> {
 
 /// All resources of one proxy, by type and name.
 pub type ResourceSet<R> = BTreeMap<TypeUrl, BTreeMap<String, Versioned<R>>>;
+
+/// Cloning shares the resource (an `Arc`), whatever `R` is.
+impl<R> Clone for Versioned<R> {
+    fn clone(&self) -> Self {
+        Versioned { version: self.version.clone(), resource: Arc::clone(&self.resource) }
+    }
+}
