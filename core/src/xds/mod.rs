@@ -11,6 +11,7 @@
 //! are unordered). `proto` encodes the model into envoy-types; this module never sees it.
 
 pub mod ads;
+pub mod bootstrap;
 mod diff;
 mod types;
 

@@ -15,6 +15,7 @@
 
 mod check;
 mod config_cmd;
+mod connect_envoy;
 mod files;
 mod intention_cmd;
 mod problem;
@@ -42,6 +43,19 @@ enum Command {
     /// Evaluate intentions offline.
     #[command(subcommand)]
     Intention(IntentionCommand),
+    /// Run or configure Connect proxies.
+    #[command(subcommand)]
+    Connect(ConnectCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConnectCommand {
+    /// Write an Envoy bootstrap for a sidecar or mesh gateway and exec Envoy with it.
+    ///
+    /// The bootstrap points ADS (delta by default) at the agent's gRPC port through a
+    /// static `local_agent` cluster. With -bootstrap it is printed instead. Arguments after
+    /// `--` go to Envoy. Consul's single-dash flags (`-sidecar-for web`) work.
+    Envoy(Box<connect_envoy::EnvoyArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -95,7 +109,7 @@ impl From<Exit> for ExitCode {
 
 /// Runs the command line of this process and returns its exit code.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(consul_style_flags(std::env::args_os())) {
         Ok(cli) => cli,
         Err(e) => {
             // Help and version go to stdout and succeed; real usage errors go to stderr.
@@ -113,11 +127,43 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Consul spells long flags with one dash (`-sidecar-for web`, `-grpc-addr=...`); clap
+/// wants two. Every `-name...` before a bare `--` whose second character is a letter and
+/// that is longer than a short flag is rewritten to `--name...`; `-h`, negative numbers and
+/// everything after `--` are left alone.
+fn consul_style_flags(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Vec<std::ffi::OsString> {
+    let mut passthrough = false;
+    args.into_iter()
+        .map(|arg| {
+            if passthrough {
+                return arg;
+            }
+            if arg == "--" {
+                passthrough = true;
+                return arg;
+            }
+            match arg.to_str() {
+                Some(s)
+                    if s.len() > 2
+                        && s.starts_with('-')
+                        && s.as_bytes()[1].is_ascii_alphabetic() =>
+                {
+                    format!("-{s}").into()
+                }
+                _ => arg,
+            }
+        })
+        .collect()
+}
+
 fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<Exit> {
     match cli.command {
         Command::Config(ConfigCommand::Validate(args)) => config_cmd::validate(&args, out),
         Command::Config(ConfigCommand::Compile(args)) => config_cmd::compile(&args, out, err),
         Command::Intention(IntentionCommand::Check(args)) => intention_cmd::check(&args, out, err),
+        Command::Connect(ConnectCommand::Envoy(args)) => connect_envoy::envoy(&args, out, err),
     }
 }
 
