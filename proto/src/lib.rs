@@ -1,9 +1,18 @@
-//! Wire encodings for Proconsul.
+//! Wire encodings for Proconsul: the core's xDS model and ADS messages to and from
+//! envoy-types protobuf messages.
 //!
-//! This crate will hold the encoding of the core's ordered xDS model (listeners, clusters,
-//! route configurations, cluster load assignments, secrets) into envoy-types protobuf
-//! messages, the decoding of Envoy's discovery requests, and our own internal RPC messages.
-//! It holds no logic that decides anything: every decision lives in `proconsul-core`.
-//!
-//! It is empty until the xDS work lands; nothing here pretends to work yet.
+//! Nothing here decides anything. Requests are translated into the core's
+//! [`DeltaRequest`]/[`SotwRequest`], responses out of its [`Response`]; each resource type
+//! supplies its own protobuf form through [`EncodeResource`].
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod ads;
+
+pub use ads::{
+    EncodeResource, decode_delta_request, decode_sotw_request, encode_delta_response,
+    encode_sotw_response,
+};
+pub use envoy_types;
+
+pub use proconsul_core::xds::ads::{DeltaRequest, Response, SotwRequest};
