@@ -3,9 +3,11 @@
 //! Peer refusals travel through rustls as
 //! `Error::InvalidCertificate(CertificateError::Other(..))` wrapping a [`PeerIdentityError`],
 //! so the local side logs the precise reason ([`PeerIdentityError::from_rustls`] gets it
-//! back) while the peer receives a `bad_certificate` alert. Chain failures (unknown issuer,
-//! expired, not yet valid, bad signature) keep rustls's own `CertificateError` variants.
+//! back) while the peer receives a `certificate_unknown` alert. Chain failures (unknown
+//! issuer, expired, not yet valid, bad signature) keep rustls's own `CertificateError`
+//! variants and alerts (`unknown_ca`, `certificate_expired`, ...).
 
+use std::fmt;
 use std::sync::Arc;
 
 use proconsul_core::ids::{SpiffeId, SpiffeIdError};
@@ -13,7 +15,7 @@ use rustls::{CertificateError, OtherError};
 
 /// A peer's end-entity certificate chained to a trusted root but does not carry an
 /// acceptable identity. The handshake fails; nothing else changes.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PeerIdentityError {
     /// The certificate is not parseable X.509. The peer is broken or hostile.
@@ -35,6 +37,14 @@ pub enum PeerIdentityError {
     /// trust domain). Check the intended upstream or the intentions.
     #[error("peer identity {0} is not allowed by this connection's policy")]
     NotAllowed(SpiffeId),
+}
+
+/// rustls renders `CertificateError::Other` with `Debug`, so `Debug` is the readable
+/// message (with the SPIFFE ID as a URI) rather than a dump of nested newtypes.
+impl fmt::Debug for PeerIdentityError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
 }
 
 impl PeerIdentityError {
