@@ -9,3 +9,4 @@
 pub mod ca_signer;
 pub mod cli;
 pub mod tls;
+pub mod xds;

@@ -35,6 +35,8 @@ struct TypeState {
     pending: Option<Pending>,
     /// Versions Envoy rejected; not offered again until they change.
     nacked: BTreeMap<String, String>,
+    /// Removals Envoy rejected; not repeated until the next resource set.
+    nacked_removals: BTreeSet<String>,
     /// SotW: the rejected set version.
     nacked_set: Option<String>,
     /// SotW: the acknowledged set version.
@@ -72,6 +74,9 @@ impl<R: XdsResource> AdsSession<R> {
     /// Replaces the resources this proxy should have (a new snapshot was generated).
     pub fn set_resources(&mut self, resources: ResourceSet<R>) {
         self.resources = resources;
+        for state in self.types.values_mut() {
+            state.nacked_removals.clear();
+        }
     }
 
     /// The last NACK Envoy sent for `type_url`, if any.
@@ -214,7 +219,12 @@ impl<R: XdsResource> AdsSession<R> {
     fn removals(&self, t: TypeUrl) -> Vec<String> {
         let Some(state) = self.types.get(&t) else { return Vec::new() };
         let desired = self.desired(t);
-        state.acked.keys().filter(|n| !desired.contains_key(n)).cloned().collect()
+        state
+            .acked
+            .keys()
+            .filter(|n| !desired.contains_key(n) && !state.nacked_removals.contains(*n))
+            .cloned()
+            .collect()
     }
 
     fn next_nonce(&mut self) -> String {
@@ -329,6 +339,7 @@ impl TypeState {
         match error_detail.filter(|e| !e.is_empty()) {
             Some(error_detail) => {
                 self.nacked.extend(p.upserts);
+                self.nacked_removals.extend(p.removals);
                 if !p.set_version.is_empty() {
                     self.nacked_set = Some(p.set_version);
                 }

@@ -327,3 +327,18 @@ fn gateways_may_get_an_empty_first_answer_once() {
     sidecar.handle_delta_request(sub(TypeUrl::Cluster, &[])).unwrap();
     assert!(drain(&mut sidecar).is_empty(), "no empty responses for sidecars");
 }
+
+#[test]
+fn a_nacked_removal_is_not_repeated_until_the_resources_change() {
+    let mut s = delta();
+    s.set_resources(set(&[(TypeUrl::Cluster, "a", "1"), (TypeUrl::Cluster, "b", "1")]));
+    s.handle_delta_request(sub(TypeUrl::Cluster, &[])).unwrap();
+    drain(&mut s);
+    s.handle_delta_request(ack(TypeUrl::Cluster, "00000001")).unwrap();
+    s.set_resources(set(&[(TypeUrl::Cluster, "a", "1")]));
+    assert_eq!(drain(&mut s), [(TypeUrl::Cluster, "00000002".into(), vec![], names(&["b"]))]);
+    s.handle_delta_request(nack(TypeUrl::Cluster, "00000002")).unwrap();
+    assert!(drain(&mut s).is_empty());
+    s.set_resources(set(&[(TypeUrl::Cluster, "a", "1")]));
+    assert_eq!(drain(&mut s)[0].3, names(&["b"]), "a new snapshot tries again");
+}
