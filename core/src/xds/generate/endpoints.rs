@@ -4,7 +4,7 @@
 
 use super::chain::{resolver_clusters, target_endpoints};
 use crate::xds::model::{ClusterLoadAssignment, LbEndpoint, LocalityLbEndpoints};
-use crate::xds::snapshot::ProxySnapshot;
+use crate::xds::snapshot::{ProxySnapshot, UpstreamSnapshot};
 
 /// Every load assignment of the sidecar.
 pub(super) fn sidecar(snap: &ProxySnapshot) -> Vec<ClusterLoadAssignment> {
@@ -15,6 +15,22 @@ pub(super) fn sidecar(snap: &ProxySnapshot) -> Vec<ClusterLoadAssignment> {
                 let eps = target_endpoints(snap, upstream, target);
                 out.push(single_priority(name, eps));
             }
+        }
+    }
+    out
+}
+
+/// The load assignments of `upstream` whose cluster is fed by `target_id`: its own cluster
+/// and any `failover-target~<i>~` cluster it appears in.
+pub(super) fn for_target(
+    snap: &ProxySnapshot,
+    upstream: &UpstreamSnapshot,
+    target_id: &str,
+) -> Vec<ClusterLoadAssignment> {
+    let mut out = Vec::new();
+    for rc in resolver_clusters(&upstream.chain) {
+        for (name, target) in rc.targets.into_iter().filter(|(_, t)| t.id == target_id) {
+            out.push(single_priority(name, target_endpoints(snap, upstream, target)));
         }
     }
     out

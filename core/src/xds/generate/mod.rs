@@ -26,12 +26,13 @@ mod names;
 mod rbac;
 mod routes;
 
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 
 use super::model::{
     CertificateValidationContext, CommonTlsContext, Pem, Resource, SanMatcher, TlsCertificate,
 };
-use super::snapshot::{MeshGatewaySnapshot, ProxySnapshot};
+use super::snapshot::{MeshGatewaySnapshot, ProxySnapshot, UpstreamSnapshot};
 use super::{ResourceSet, TypeUrl, Versioned};
 
 pub use names::customize_cluster_name;
@@ -59,6 +60,22 @@ pub fn generate_type(
     Sidecar::new(snap).resources(type_url)
 }
 
+/// The load assignments fed by one target of one upstream (its own cluster, or the
+/// `failover-target~<i>~` clusters it appears in): all a change of that target's instances
+/// needs to rebuild. Each equals the same-named entry of [`generate`] (when no later
+/// upstream produced a cluster of that name). Changes of gateway endpoints affect every
+/// cross-datacenter target: rebuild with [`generate_type`] instead.
+pub fn generate_target_endpoints(
+    snap: &ProxySnapshot,
+    upstream: &UpstreamSnapshot,
+    target_id: &str,
+) -> Vec<Versioned<Resource>> {
+    endpoints::for_target(snap, upstream, target_id)
+        .into_iter()
+        .map(|cla| Resource::ClusterLoadAssignment(cla).into_versioned())
+        .collect()
+}
+
 /// Every resource of a mesh gateway.
 pub fn generate_mesh_gateway(snap: &MeshGatewaySnapshot) -> ResourceSet<Resource> {
     let mut set: ResourceSet<Resource> =
@@ -76,33 +93,37 @@ pub fn insert_all(set: &mut ResourceSet<Resource>, resources: impl IntoIterator<
     }
 }
 
-/// A sidecar snapshot with its TLS material prepared once: every upstream cluster shares
-/// the same `Pem`s (digested once, cloned as `Arc`s).
+/// A sidecar snapshot with its TLS material prepared on first use: every upstream cluster
+/// shares the same `Pem`s (digested once, cloned as `Arc`s), and an endpoints-only or
+/// routes-only rebuild never digests certificates at all.
 pub(crate) struct Sidecar<'a> {
     pub(crate) snap: &'a ProxySnapshot,
-    pub(crate) leaf: TlsCertificate,
-    pub(crate) roots: Pem,
+    tls: OnceCell<(TlsCertificate, Pem)>,
 }
 
 impl<'a> Sidecar<'a> {
     pub(crate) fn new(snap: &'a ProxySnapshot) -> Self {
-        Sidecar {
-            snap,
-            leaf: TlsCertificate {
-                certificate_chain: Pem::certificate(snap.leaf.cert_chain_pem.clone()),
-                private_key: Pem::private_key(snap.leaf.private_key_pem.clone()),
-            },
-            roots: Pem::certificate(root_bundle(&snap.roots)),
-        }
+        Sidecar { snap, tls: OnceCell::new() }
+    }
+
+    fn leaf_and_roots(&self) -> &(TlsCertificate, Pem) {
+        self.tls.get_or_init(|| {
+            let leaf = TlsCertificate {
+                certificate_chain: Pem::certificate(self.snap.leaf.cert_chain_pem.clone()),
+                private_key: Pem::private_key(self.snap.leaf.private_key_pem.clone()),
+            };
+            (leaf, Pem::certificate(root_bundle(&self.snap.roots)))
+        })
     }
 
     /// The proxy's leaf and the roots, checking the peer against `sans` (none: any
     /// certificate from the roots, as on `public_listener` where RBAC decides).
     pub(crate) fn tls_context(&self, sans: Vec<SanMatcher>) -> CommonTlsContext {
+        let (leaf, roots) = self.leaf_and_roots();
         CommonTlsContext {
-            tls_certificates: vec![self.leaf.clone()],
+            tls_certificates: vec![leaf.clone()],
             validation_context: Some(CertificateValidationContext {
-                trusted_ca: self.roots.clone(),
+                trusted_ca: roots.clone(),
                 match_typed_subject_alt_names: sans,
             }),
             alpn_protocols: Vec::new(),

@@ -10,7 +10,9 @@ use serde_json::{Map, Value, json};
 use super::chains::counting_sidecar;
 use super::consul_golden::mesh_gateway_snapshot;
 use super::fixtures::*;
-use crate::xds::generate::{generate, generate_mesh_gateway, generate_type};
+use crate::xds::generate::{
+    generate, generate_mesh_gateway, generate_target_endpoints, generate_type,
+};
 use crate::xds::model::Resource;
 use crate::xds::snapshot::{CheckHealth, LeafCert};
 use crate::xds::{ResourceSet, TypeUrl, diff};
@@ -74,6 +76,20 @@ fn generate_type_matches_the_full_set() {
     for t in crate::xds::generate::GENERATED_TYPES {
         assert_eq!(generate_type(&snap, t), all[&t], "{t:?}");
     }
+}
+
+#[test]
+fn target_endpoints_rebuild_matches_the_full_set() {
+    let mut snap = counting_sidecar();
+    let target = "v1.counting-admin.default.default.dc-aws";
+    snap.upstreams[0].endpoints.insert(target.into(), eps(&["10.1.1.99:21000"]));
+    let full = generate(&snap);
+    let got = generate_target_endpoints(&snap, &snap.upstreams[0], target);
+    let base = format!("v1.counting-admin.default.dc1.internal.{TD}");
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].resource.name(), format!("failover-target~1~{base}"));
+    assert_eq!(got[0], full[&TypeUrl::ClusterLoadAssignment][got[0].resource.name()]);
+    assert!(generate_target_endpoints(&snap, &snap.upstreams[0], "nope").is_empty());
 }
 
 #[test]
