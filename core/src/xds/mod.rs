@@ -21,3 +21,4 @@ pub mod generate;
 pub mod hash;
 pub mod model;
 pub mod snapshot;
+pub mod subscribers;
