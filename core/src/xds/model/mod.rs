@@ -15,6 +15,7 @@
 //!            └─ Secret
 //! ```
 
+mod children;
 mod cluster;
 mod common;
 mod endpoint;
