@@ -5,6 +5,8 @@
 //! baselines we compare against).
 #![forbid(unsafe_code)]
 
+pub mod churn;
+
 use proconsul_core::config::{ConfigEntries, ConfigEntry};
 use serde_json::json;
 
