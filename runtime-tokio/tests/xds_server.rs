@@ -61,7 +61,10 @@ async fn serve(snapshots: Arc<Snapshots<TestCluster>>) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = AdsServer::new(snapshots, BTreeSet::new());
-    #[allow(clippy::disallowed_methods, reason = "the test hosts the gRPC server beside its client")]
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the test hosts the gRPC server beside its client"
+    )]
     tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(AggregatedDiscoveryServiceServer::new(server))
