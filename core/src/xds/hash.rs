@@ -52,20 +52,37 @@ impl fmt::Debug for ContentHash {
 /// A platform-independent, unkeyed [`Hasher`]. Bytes are buffered and digested once by
 /// [`StableHasher::digest`]: one SHA-256 pass over a contiguous buffer is several times
 /// faster than feeding the digest the many tiny writes a derived `Hash` makes.
-#[derive(Debug, Clone, Default)]
+///
+/// Most resources (an endpoint assignment, a small cluster) fit the inline buffer, so
+/// hashing them allocates nothing; larger ones spill to the heap.
+#[derive(Debug, Clone)]
 pub struct StableHasher {
-    buf: Vec<u8>,
+    inline: [u8; INLINE],
+    len: usize,
+    spill: Vec<u8>,
+}
+
+const INLINE: usize = 512;
+
+impl Default for StableHasher {
+    fn default() -> Self {
+        StableHasher { inline: [0; INLINE], len: 0, spill: Vec::new() }
+    }
 }
 
 impl StableHasher {
     /// An empty hasher.
     pub fn new() -> Self {
-        StableHasher { buf: Vec::with_capacity(512) }
+        Self::default()
+    }
+
+    fn bytes(&self) -> &[u8] {
+        if self.spill.is_empty() { &self.inline[..self.len] } else { &self.spill }
     }
 
     /// The 128-bit digest of everything written so far.
     pub fn digest(&self) -> ContentHash {
-        digest_bytes(&self.buf)
+        digest_bytes(self.bytes())
     }
 }
 
@@ -84,11 +101,20 @@ impl Hasher for StableHasher {
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        self.buf.extend_from_slice(bytes);
+        if self.spill.is_empty() && self.len + bytes.len() <= INLINE {
+            self.inline[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+            self.len += bytes.len();
+        } else {
+            if self.spill.is_empty() {
+                self.spill.reserve(2 * INLINE + bytes.len());
+                self.spill.extend_from_slice(&self.inline[..self.len]);
+            }
+            self.spill.extend_from_slice(bytes);
+        }
     }
 
     fn write_u8(&mut self, i: u8) {
-        self.buf.push(i);
+        self.write(&[i]);
     }
 
     fn write_u16(&mut self, i: u16) {
