@@ -69,6 +69,13 @@ fn bench(c: &mut Criterion) {
         })
     });
     eprintln!("full_endpoint_rebuild: {} load assignments", owners.len());
+    let (p0, u0, t0) = owners[0].clone();
+    group.bench_function("one_assignment_hot", |b| {
+        b.iter(|| {
+            let snap = &f.snapshots[p0];
+            generate_target_endpoints(snap, &snap.upstreams[u0], &t0)
+        })
+    });
     let fifty: Vec<usize> = (0..50).map(|j| j * 199).collect();
     let big = sidecar(9_999, &fifty, &f.chains);
     group.bench_function("full_sidecar_50_upstreams", |b| b.iter(|| generate(&big)));
