@@ -21,5 +21,6 @@ pub mod filter;
 pub mod ids;
 pub mod intentions;
 pub mod rng;
+pub mod state;
 pub mod time;
 pub mod xds;

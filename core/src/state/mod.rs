@@ -1,0 +1,174 @@
+//! The replicated state machine openraft drives (DESIGN.md §3): the catalog (nodes, services,
+//! checks), config entries (intentions among them), the CA's roots and configuration, and KV.
+//!
+//! ```text
+//!  API write ─► validate ─► propose Command ─► raft log ─► StateMachine::apply(index, &cmd)
+//!                                                               │ (validates again, BTreeMaps only)
+//!                               waiters on WatchKeys ◄── ApplyResult.changed
+//!  blocking read ─► index_of(&WatchKey) > ?index=N ?  ─► read fn ─► X-Consul-Index
+//! ```
+//!
+//! No I/O, clocks or randomness: the same commands at the same indexes give the same state
+//! and the same [`snapshot`](StateMachine::snapshot) bytes on every server. The raft index is
+//! always given by the caller, never invented. A refused command (`Err`) or a CAS mismatch
+//! (`succeeded: false`) changes nothing at all, indexes included.
+
+mod catalog;
+mod command;
+mod entries;
+mod error;
+mod health;
+mod kv;
+mod model;
+mod snapshot;
+mod watch;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+pub use command::{ApplyResult, Command};
+pub use entries::StoredConfigEntry;
+pub use error::StateError;
+pub use kv::KvEntry;
+pub use model::{
+    Check, HealthStatus, Node, ProxyConfig, Service, ServiceAddress, ServiceConnect, ServiceHealth,
+    ServiceKind, Upstream, Weights,
+};
+pub use snapshot::{SNAPSHOT_VERSION, SnapshotError};
+pub use watch::WatchKey;
+
+use crate::ca::{CaConfig, RootsResponse};
+use crate::config::{ConfigEntries, Kind};
+use crate::ids::Datacenter;
+use watch::Indexes;
+
+/// `(node name, service id)`: where an instance lives.
+type InstanceRef = (String, String);
+
+/// The whole replicated state of one datacenter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateMachine {
+    /// Config entries are validated against this datacenter's chains. Not replicated: every
+    /// server of a datacenter is configured with the same name.
+    datacenter: Datacenter,
+    nodes: BTreeMap<String, Node>,
+    /// node → service id → instance.
+    services: BTreeMap<String, BTreeMap<String, Service>>,
+    /// node → check id → check.
+    checks: BTreeMap<String, BTreeMap<String, Check>>,
+    /// Derived, rebuilt on restore: service name → its instances.
+    by_name: BTreeMap<String, BTreeSet<InstanceRef>>,
+    /// Derived, rebuilt on restore: service name → its sidecars and native instances.
+    by_connect: BTreeMap<String, BTreeSet<InstanceRef>>,
+    config: ConfigEntries,
+    /// `(kind, name)` → `(create_index, modify_index)` of each entry in `config`.
+    config_meta: BTreeMap<(Kind, String), (u64, u64)>,
+    kv: BTreeMap<String, KvEntry>,
+    /// Deleted key → delete index, so a prefix's index moves on delete (Consul's graveyard).
+    kv_tombstones: BTreeMap<String, u64>,
+    ca_roots: Option<RootsResponse>,
+    ca_config: Option<CaConfig>,
+    indexes: Indexes,
+}
+
+/// The keys an apply touched so far, and the index they get on commit.
+struct Changes {
+    index: u64,
+    keys: BTreeSet<WatchKey>,
+}
+
+impl Changes {
+    fn touch(&mut self, key: WatchKey) {
+        self.keys.insert(key);
+    }
+}
+
+impl StateMachine {
+    /// An empty state for `datacenter`.
+    pub fn new(datacenter: Datacenter) -> Self {
+        StateMachine {
+            datacenter,
+            nodes: BTreeMap::new(),
+            services: BTreeMap::new(),
+            checks: BTreeMap::new(),
+            by_name: BTreeMap::new(),
+            by_connect: BTreeMap::new(),
+            config: ConfigEntries::new(),
+            config_meta: BTreeMap::new(),
+            kv: BTreeMap::new(),
+            kv_tombstones: BTreeMap::new(),
+            ca_roots: None,
+            ca_config: None,
+            indexes: Indexes::default(),
+        }
+    }
+
+    /// The datacenter config entries are validated for.
+    pub fn datacenter(&self) -> &Datacenter {
+        &self.datacenter
+    }
+
+    /// The raft index of the last command that changed anything (0 for an empty state).
+    pub fn last_index(&self) -> u64 {
+        self.indexes.max()
+    }
+
+    /// Applies one committed command at raft `index`.
+    ///
+    /// The runtime MUST call this in log order with each entry's own index. `Err` and
+    /// `succeeded: false` leave the state untouched; the runtime still counts the entry as
+    /// applied (openraft tracks the applied log id itself) and reports the outcome to the
+    /// proposer. After `Ok`, wake the waiters [`ApplyResult::changed`] affects.
+    pub fn apply(&mut self, index: u64, command: &Command) -> Result<ApplyResult, StateError> {
+        let last = self.last_index();
+        if index <= last {
+            return Err(StateError::IndexNotIncreasing { index, last });
+        }
+        let mut tx = Changes { index, keys: BTreeSet::new() };
+        let succeeded = match command {
+            Command::Register { node, service, checks } => {
+                self.register(&mut tx, node, service.as_ref(), checks)?
+            }
+            Command::DeregisterNode { node } => self.deregister_node(&mut tx, node),
+            Command::DeregisterService { node, service_id } => {
+                self.deregister_service(&mut tx, node, service_id)
+            }
+            Command::DeregisterCheck { node, check_id } => {
+                self.deregister_check(&mut tx, node, check_id)
+            }
+            Command::UpdateCheckStatus { node, check_id, status, output } => {
+                self.update_check_status(&mut tx, node, check_id, *status, output)?
+            }
+            Command::ConfigEntrySet { entry, cas } => self.config_set(&mut tx, entry, *cas)?,
+            Command::ConfigEntryDelete { kind, name, cas } => {
+                self.config_delete(&mut tx, *kind, name, *cas)?
+            }
+            Command::KvSet { key, value, flags, cas } => {
+                self.kv_set(&mut tx, key, value, *flags, *cas)?
+            }
+            Command::KvDelete { key, recurse, cas } => {
+                self.kv_delete(&mut tx, key, *recurse, *cas)?
+            }
+            Command::CaSetRoots { roots } => self.ca_set_roots(&mut tx, roots)?,
+            Command::CaSetConfig { config } => self.ca_set_config(&mut tx, config)?,
+        };
+        for key in &tx.keys {
+            self.indexes.touch(key, index);
+        }
+        Ok(ApplyResult { succeeded, changed: tx.keys.into_iter().collect() })
+    }
+
+    /// The index to report for a read of `key` (`X-Consul-Index`); never 0. A blocking query
+    /// with `?index=N` returns once this exceeds `N`.
+    pub fn index_of(&self, key: &WatchKey) -> u64 {
+        let raw = match key {
+            WatchKey::KvPrefix(prefix) => self.kv_prefix_index(prefix),
+            other => self.indexes.get(other),
+        };
+        watch::never_zero(raw)
+    }
+}
+
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,150 @@
+//! The snapshot format: every table as ordered rows in one JSON document, with a version.
+//!
+//! `{"Version": 1, "Index": N, "Nodes": [...], "Services": [...], ...}`. Rows come from
+//! ordered maps, so equal states give equal bytes on every server (tests compare them). A
+//! reader checks `Version` first and refuses one it does not know rather than guess at its
+//! fields; a new layout gets a new version and this module keeps reading the old ones.
+//! Derived lookups (instances by service name) are not stored; restore rebuilds them.
+
+use std::collections::BTreeMap;
+
+use crate::ca::{CaConfig, RootsResponse};
+
+use super::StateMachine;
+use super::entries::StoredConfigEntry;
+use super::kv::KvEntry;
+use super::model::{Check, Node, Service};
+use super::watch::Indexes;
+
+/// The snapshot version this build writes (and the only one it reads).
+pub const SNAPSHOT_VERSION: u32 = 1;
+
+/// Why a snapshot was not restored. The state is unchanged; the runtime should fetch the
+/// snapshot again or from another server.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SnapshotError {
+    /// Written by a build with a different format.
+    #[error("unsupported snapshot version {found} (this build reads version {supported})")]
+    UnsupportedVersion {
+        /// Version in the snapshot.
+        found: u32,
+        /// Version this build reads.
+        supported: u32,
+    },
+    /// Not a snapshot, or damaged.
+    #[error("invalid snapshot: {0}")]
+    Decode(String),
+    /// Decoded, but its rows contradict each other (e.g. a service on a missing node).
+    #[error("inconsistent snapshot: {0}")]
+    Inconsistent(String),
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct VersionOnly {
+    version: u32,
+}
+
+/// A service instance row: the node it is on, then the instance.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ServiceRow {
+    node: String,
+    service: Service,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct Snapshot {
+    version: u32,
+    index: u64,
+    nodes: Vec<Node>,
+    services: Vec<ServiceRow>,
+    checks: Vec<Check>,
+    config_entries: Vec<StoredConfigEntry>,
+    kv: Vec<KvEntry>,
+    kv_tombstones: BTreeMap<String, u64>,
+    ca_roots: Option<RootsResponse>,
+    ca_config: Option<CaConfig>,
+    indexes: Indexes,
+}
+
+impl StateMachine {
+    /// The whole state as snapshot bytes (version [`SNAPSHOT_VERSION`]).
+    pub fn snapshot(&self) -> Vec<u8> {
+        let snapshot = Snapshot {
+            version: SNAPSHOT_VERSION,
+            index: self.last_index(),
+            nodes: self.nodes.values().cloned().collect(),
+            services: self
+                .services
+                .iter()
+                .flat_map(|(node, m)| {
+                    m.values().map(|s| ServiceRow { node: node.clone(), service: s.clone() })
+                })
+                .collect(),
+            checks: self.checks.values().flat_map(|m| m.values().cloned()).collect(),
+            config_entries: self.config_entries(None),
+            kv: self.kv.values().cloned().collect(),
+            kv_tombstones: self.kv_tombstones.clone(),
+            ca_roots: self.ca_roots.clone(),
+            ca_config: self.ca_config.clone(),
+            indexes: self.indexes.clone(),
+        };
+        // Plain structs with string keys: serializing cannot fail.
+        serde_json::to_vec(&snapshot).unwrap_or_default()
+    }
+
+    /// Replaces the whole state with a snapshot's, keeping this state's datacenter. On `Err`
+    /// nothing changed.
+    pub fn restore(&mut self, bytes: &[u8]) -> Result<(), SnapshotError> {
+        let decode = |e: serde_json::Error| SnapshotError::Decode(e.to_string());
+        let VersionOnly { version } = serde_json::from_slice(bytes).map_err(decode)?;
+        if version != SNAPSHOT_VERSION {
+            return Err(SnapshotError::UnsupportedVersion {
+                found: version,
+                supported: SNAPSHOT_VERSION,
+            });
+        }
+        let snapshot: Snapshot = serde_json::from_slice(bytes).map_err(decode)?;
+        let mut next = StateMachine::new(self.datacenter.clone());
+        next.fill(snapshot)?;
+        *self = next;
+        Ok(())
+    }
+
+    fn fill(&mut self, s: Snapshot) -> Result<(), SnapshotError> {
+        let bad = |what: String| Err(SnapshotError::Inconsistent(what));
+        for n in s.nodes {
+            self.nodes.insert(n.node.clone(), n);
+        }
+        for ServiceRow { node, service } in s.services {
+            if !self.nodes.contains_key(&node) {
+                return bad(format!("service {:?} on unknown node {node:?}", service.id));
+            }
+            self.services.entry(node).or_default().insert(service.id.clone(), service);
+        }
+        for c in s.checks {
+            if !self.nodes.contains_key(&c.node) {
+                return bad(format!("check {:?} on unknown node {:?}", c.check_id, c.node));
+            }
+            self.checks.entry(c.node.clone()).or_default().insert(c.check_id.clone(), c);
+        }
+        for e in s.config_entries {
+            let key = (e.entry.kind(), e.entry.name().to_owned());
+            self.config_meta.insert(key, (e.create_index, e.modify_index));
+            self.config.insert(e.entry);
+        }
+        self.kv = s.kv.into_iter().map(|e| (e.key.clone(), e)).collect();
+        self.kv_tombstones = s.kv_tombstones;
+        self.ca_roots = s.ca_roots;
+        self.ca_config = s.ca_config;
+        self.indexes = s.indexes;
+        if self.last_index() != s.index {
+            return bad(format!("Index {} but tables end at {}", s.index, self.last_index()));
+        }
+        self.reindex();
+        Ok(())
+    }
+}
