@@ -8,5 +8,6 @@
 
 pub mod ca_signer;
 pub mod cli;
+pub mod raft;
 pub mod tls;
 pub mod xds;

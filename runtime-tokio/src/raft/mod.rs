@@ -1,0 +1,36 @@
+//! openraft hosting for the replicated state machine in `proconsul_core::state` (DESIGN.md §3).
+//!
+//! ```text
+//!  RaftNode::write(cmd) ─► Raft::client_write ─► LogStore::append (redb commit, then IOFlushed)
+//!                                                     │ replicated, committed
+//!  RaftNode::read(Consistent) ─► ensure_linearizable ─┤
+//!                                                     ▼
+//!                          StateMachineStore::apply ─► core StateMachine::apply(index, &cmd)
+//! ```
+//!
+//! Durability: the vote, the committed log id and every log entry are committed to redb
+//! before openraft is told they are flushed. The core state machine lives in memory; its
+//! durable form is the latest snapshot (bytes from `StateMachine::snapshot`, plus its
+//! `SnapshotMeta`), which is stored in the same redb file. On restart the state is restored
+//! from that snapshot and openraft re-applies the committed entries after it from the log.
+//!
+//! redb is synchronous: writes run inline on the calling task (fine inside turmoil hosts;
+//! a production server with a busy log should move them to a dedicated writer thread).
+
+mod log_store;
+pub mod mem_network;
+mod node;
+mod state_machine;
+mod types;
+
+pub use log_store::{LogStore, open_database};
+pub use node::{NodeError, RaftNode, ReadConsistency};
+pub use state_machine::{SharedState, StateMachineStore};
+pub use types::{NodeId, Proposal, TypeConfig, WriteOutcome, WriteResponse};
+
+/// The openraft handle this runtime hosts.
+pub type ProconsulRaft = openraft::Raft<TypeConfig, StateMachineStore>;
+
+fn io_err<E: std::error::Error + Send + Sync + 'static>(e: E) -> std::io::Error {
+    std::io::Error::other(e)
+}

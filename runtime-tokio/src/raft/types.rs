@@ -1,0 +1,95 @@
+//! The raft type configuration: what a log entry carries and what a write answers.
+
+use std::fmt;
+
+use proconsul_core::state::{ApplyResult, Command, StateError, WatchKey};
+
+/// A raft server's id inside its datacenter's cluster.
+pub type NodeId = u64;
+
+openraft::declare_raft_types!(
+    /// Proconsul's raft types: [`Proposal`] in, [`WriteResponse`] out, tokio runtime.
+    pub TypeConfig:
+        D = Proposal,
+        R = WriteResponse,
+        NodeId = NodeId,
+        Node = openraft::BasicNode,
+        AsyncRuntime = openraft_rt_tokio::TokioRuntime,
+);
+
+/// One command proposed to the log. Serialized exactly as the core's [`Command`]
+/// (`{"Op": "KvSet", ...}`), so the log format is the core's versioned command format.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Proposal(pub Command);
+
+impl fmt::Display for Proposal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Op name only: values (KV bytes, CA keys) never go to logs.
+        let op = match &self.0 {
+            Command::Register { .. } => "Register",
+            Command::DeregisterNode { .. } => "DeregisterNode",
+            Command::DeregisterService { .. } => "DeregisterService",
+            Command::DeregisterCheck { .. } => "DeregisterCheck",
+            Command::UpdateCheckStatus { .. } => "UpdateCheckStatus",
+            Command::ConfigEntrySet { .. } => "ConfigEntrySet",
+            Command::ConfigEntryDelete { .. } => "ConfigEntryDelete",
+            Command::KvSet { .. } => "KvSet",
+            Command::KvDelete { .. } => "KvDelete",
+            Command::CaSetRoots { .. } => "CaSetRoots",
+            Command::CaSetConfig { .. } => "CaSetConfig",
+        };
+        f.write_str(op)
+    }
+}
+
+/// What applying one log entry did, returned to the proposer once it is committed and applied.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct WriteResponse {
+    /// The raft index of the entry.
+    pub index: u64,
+    /// The state machine's answer.
+    pub outcome: WriteOutcome,
+    /// Watch keys whose index is now `index`. Local to the applying server (not sent over
+    /// the wire): every server wakes its own blocking queries from its own apply.
+    #[serde(skip)]
+    pub changed: Vec<WatchKey>,
+}
+
+/// The state machine's answer to one entry.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum WriteOutcome {
+    /// Applied; `succeeded` is Consul's `true`/`false` (false: a CAS did not match).
+    Applied {
+        /// Consul's boolean answer.
+        succeeded: bool,
+    },
+    /// The command was refused by the state machine's validation; nothing changed.
+    Refused {
+        /// The core's [`StateError`], rendered.
+        reason: String,
+    },
+    /// A blank or membership entry: no state machine command.
+    NoCommand,
+}
+
+impl WriteResponse {
+    pub(super) fn from_apply(index: u64, result: Result<ApplyResult, StateError>) -> Self {
+        match result {
+            Ok(r) => WriteResponse {
+                index,
+                outcome: WriteOutcome::Applied { succeeded: r.succeeded },
+                changed: r.changed,
+            },
+            Err(e) => WriteResponse {
+                index,
+                outcome: WriteOutcome::Refused { reason: e.to_string() },
+                changed: Vec::new(),
+            },
+        }
+    }
+
+    pub(super) fn no_command(index: u64) -> Self {
+        WriteResponse { index, outcome: WriteOutcome::NoCommand, changed: Vec::new() }
+    }
+}
