@@ -32,7 +32,17 @@ const KEY_PURGED: &str = "last_purged";
 /// Opens (or creates) the raft database at `path` and creates every table, so later read
 /// transactions never meet a missing table.
 pub fn open_database(path: &Path) -> io::Result<Arc<Database>> {
-    let db = Database::create(path).map_err(io_err)?;
+    with_tables(Database::create(path).map_err(io_err)?)
+}
+
+/// A raft database in memory (redb's `InMemoryBackend`): nothing survives the process. For
+/// the simulation and for tests that do not restart.
+pub fn open_in_memory_database() -> io::Result<Arc<Database>> {
+    let backend = redb::backends::InMemoryBackend::new();
+    with_tables(Database::builder().create_with_backend(backend).map_err(io_err)?)
+}
+
+fn with_tables(db: Database) -> io::Result<Arc<Database>> {
     let tx = db.begin_write().map_err(io_err)?;
     tx.open_table(LOG).map_err(io_err)?;
     tx.open_table(META).map_err(io_err)?;

@@ -23,7 +23,7 @@ mod node;
 mod state_machine;
 mod types;
 
-pub use log_store::{LogStore, open_database};
+pub use log_store::{LogStore, open_database, open_in_memory_database};
 pub use node::{NodeError, RaftNode, ReadConsistency};
 pub use state_machine::{SharedState, StateMachineStore};
 pub use types::{NodeId, Proposal, TypeConfig, WriteOutcome, WriteResponse};
