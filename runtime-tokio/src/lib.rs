@@ -1,9 +1,13 @@
-//! Proconsul's production runtime.
+//! Proconsul's production runtime: the drivers that feed sockets, timers and disk into the
+//! core and carry its effects out. No protocol decisions live here.
 //!
-//! Today it holds the `proconsul` command's offline subcommands, which need no cluster:
-//! validating config entries, compiling discovery chains and checking intentions. The
-//! drivers that feed sockets, timers and disk into the core (Raft hosting, HTTP API, xDS
-//! server, built-in proxy) arrive with later work.
+//! - `cli`: the `proconsul` command (offline config/intention checks, `connect envoy`).
+//! - `xds`: the tonic ADS server driving the core's per-stream session.
+//! - `tls`: rustls SPIFFE verifiers over a swappable trust bundle.
+//! - `ca_signer`: ring-backed signing injected into the core CA.
+//! - `raft`: openraft hosting of the core state machine with a redb log and snapshots.
+//!
+//! Still to come: server RPC and write forwarding, the HTTP API, gossip, agents.
 #![forbid(unsafe_code)]
 
 pub mod ca_signer;
