@@ -14,12 +14,16 @@
 //! `SnapshotMeta`), which is stored in the same redb file. On restart the state is restored
 //! from that snapshot and openraft re-applies the committed entries after it from the log.
 //!
+//! Between servers, [`rpc`] carries raft traffic and forwarded writes over tonic on one port;
+//! [`mem_network`] is the in-process equivalent for tests.
+//!
 //! redb is synchronous: writes run inline on the calling task (fine inside turmoil hosts;
 //! a production server with a busy log should move them to a dedicated writer thread).
 
 mod log_store;
 pub mod mem_network;
 mod node;
+pub mod rpc;
 mod state_machine;
 mod types;
 

@@ -2,8 +2,10 @@
 //! writes and reads.
 //!
 //! Writes return only after the entry is committed and applied (openraft's `client_write`).
-//! On a follower a write fails with [`NodeError::NotLeader`] naming the leader it knows;
-//! forwarding it there is the server RPC's job (not implemented yet). Reads are
+//! On a follower a write fails with [`NodeError::NotLeader`] naming the leader it knows,
+//! unless forwarding is enabled ([`RaftNode::with_write_forwarding`]): then the follower
+//! sends it to the leader over the server RPC ([`super::rpc`]) within the same deadline and
+//! returns the leader's answer. Reads are
 //! leader-consistent by default ([`ReadConsistency::Consistent`]: ReadIndex, then wait for the
 //! local state machine to catch up) and local with [`ReadConsistency::Stale`] (Consul's
 //! `?stale`).
@@ -20,6 +22,7 @@ use redb::Database;
 
 use super::ProconsulRaft;
 use super::log_store::LogStore;
+use super::rpc::Forwarder;
 use super::state_machine::{SharedState, StateMachineStore};
 use super::types::{NodeId, Proposal, TypeConfig, WriteResponse};
 
@@ -44,6 +47,19 @@ pub enum NodeError {
         /// The leader this server knows of.
         leader: Option<NodeId>,
     },
+    /// Forwarding is enabled but no leader is known (an election is in progress). Nothing
+    /// was proposed; retry after an election timeout.
+    #[error("no raft leader known")]
+    NoLeader,
+    /// Forwarding the write to `leader` failed before it answered (unreachable, or it
+    /// answered with an error). The write may or may not have been applied.
+    #[error("forwarding to leader {leader} failed: {reason}")]
+    Forward {
+        /// The leader the write was sent to.
+        leader: NodeId,
+        /// What failed.
+        reason: String,
+    },
     /// The deadline passed first. A write may still commit later: retry only idempotent
     /// commands or use CAS.
     #[error("raft call timed out after {0:?}")]
@@ -62,6 +78,7 @@ pub struct RaftNode {
     raft: ProconsulRaft,
     state: SharedState,
     deadline: Duration,
+    forwarder: Option<Arc<Forwarder>>,
 }
 
 impl RaftNode {
@@ -85,7 +102,7 @@ impl RaftNode {
         let raft = ProconsulRaft::new(id, config, network, LogStore::new(db), sm)
             .await
             .map_err(|e| NodeError::Raft(e.to_string()))?;
-        Ok(RaftNode { id, raft, state, deadline })
+        Ok(RaftNode { id, raft, state, deadline, forwarder: None })
     }
 
     /// This server's id.
@@ -103,15 +120,65 @@ impl RaftNode {
         &self.state
     }
 
-    /// Proposes `command` and returns once it is committed and applied on this server.
+    /// Forwards writes made on a follower to the leader's server RPC, at the address in the
+    /// leader's `BasicNode::addr`.
+    pub fn with_write_forwarding(mut self, forwarder: Arc<Forwarder>) -> Self {
+        self.forwarder = Some(forwarder);
+        self
+    }
+
+    /// The per-call deadline of writes and consistent reads.
+    pub fn deadline(&self) -> Duration {
+        self.deadline
+    }
+
+    /// Proposes `command` and returns once it is committed and applied (on this server when
+    /// it leads; on the leader when forwarded). The whole call, forwarding included, is
+    /// bounded by the node's deadline.
     pub async fn write(&self, command: Command) -> Result<WriteResponse, NodeError> {
-        let fut = self.raft.client_write(Proposal(command));
-        match tokio::time::timeout(self.deadline, fut).await {
-            Err(_) => Err(NodeError::Timeout(self.deadline)),
-            Ok(Ok(resp)) => Ok(resp.data),
-            Ok(Err(e)) => match e.forward_to_leader() {
-                Some(f) => Err(NodeError::NotLeader { leader: f.leader_id }),
+        let Some(forwarder) = &self.forwarder else {
+            return local_write(&self.raft, self.deadline, command).await;
+        };
+        let proposal = Proposal(command);
+        let deadline = tokio::time::Instant::now() + self.deadline;
+        let mut retries = 0u32;
+        loop {
+            let attempt = self.write_or_forward(forwarder, proposal.clone());
+            let r = match tokio::time::timeout_at(deadline, attempt).await {
+                Err(_) => return Err(NodeError::Timeout(self.deadline)),
+                Ok(r) => r,
+            };
+            // During an election (or a lease handover) no leader is known: hold the write
+            // until one is, within the deadline, as Consul's servers do; then NoLeader.
+            if !matches!(r, Err(NodeError::NoLeader)) {
+                return r;
+            }
+            retries += 1;
+            let backoff = Duration::from_millis(10 * u64::from(retries.min(10)));
+            if tokio::time::Instant::now() + backoff >= deadline {
+                return r;
+            }
+            tokio::time::sleep(backoff).await;
+        }
+    }
+
+    /// One attempt: propose locally; if this server is a follower, forward to the leader.
+    async fn write_or_forward(
+        &self,
+        forwarder: &Forwarder,
+        proposal: Proposal,
+    ) -> Result<WriteResponse, NodeError> {
+        match self.raft.client_write(proposal.clone()).await {
+            Ok(resp) => Ok(resp.data),
+            Err(e) => match e.forward_to_leader() {
                 None => Err(NodeError::Raft(e.to_string())),
+                Some(f) => match (f.leader_id, &f.leader_node) {
+                    (None, _) => Err(NodeError::NoLeader),
+                    (Some(leader), None) => Err(NodeError::NotLeader { leader: Some(leader) }),
+                    (Some(leader), Some(node)) => {
+                        forwarder.forward(leader, &node.addr, &proposal, self.deadline).await
+                    }
+                },
             },
         }
     }
@@ -141,5 +208,21 @@ impl RaftNode {
     /// Stops the raft core.
     pub async fn shutdown(&self) -> Result<(), NodeError> {
         self.raft.shutdown().await.map_err(|e| NodeError::Raft(e.to_string()))
+    }
+}
+
+/// Proposes `command` on `raft` itself (no forwarding), bounded by `deadline`.
+pub(super) async fn local_write(
+    raft: &ProconsulRaft,
+    deadline: Duration,
+    command: Command,
+) -> Result<WriteResponse, NodeError> {
+    match tokio::time::timeout(deadline, raft.client_write(Proposal(command))).await {
+        Err(_) => Err(NodeError::Timeout(deadline)),
+        Ok(Ok(resp)) => Ok(resp.data),
+        Ok(Err(e)) => match e.forward_to_leader() {
+            Some(f) => Err(NodeError::NotLeader { leader: f.leader_id }),
+            None => Err(NodeError::Raft(e.to_string())),
+        },
     }
 }
