@@ -185,6 +185,43 @@ async fn write_without_a_known_leader_fails_with_no_leader() {
     server.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_server_behind_a_purged_log_is_caught_up_with_a_snapshot_over_rpc() {
+    let dir = tempfile::tempdir().unwrap();
+    let l1 = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let l2 = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (a1, a2) = (l1.local_addr().unwrap().to_string(), l2.local_addr().unwrap().to_string());
+    let mut s1 = start_server(1, dir.path(), l1, WAIT).await;
+    let mut s2 = start_server(2, dir.path(), l2, WAIT).await;
+    let raft1 = s1.node.raft().clone();
+    raft1.initialize(BTreeMap::from([(1, BasicNode::new(&a1))])).await.unwrap();
+    leader_seen_by(&s1.node, None).await;
+
+    let mut last = 0;
+    for i in 0..5 {
+        last = s1.node.write(kv_set(&format!("k{i}"), "v")).await.unwrap().index;
+    }
+    raft1.trigger().snapshot().await.unwrap();
+    let w = raft1.wait(Some(WAIT));
+    w.metrics(|m| m.snapshot.is_some_and(|s| s.index() >= last), "snapshot").await.unwrap();
+    raft1.trigger().purge_log(last).await.unwrap();
+    let w = raft1.wait(Some(WAIT));
+    w.metrics(|m| m.purged.is_some_and(|p| p.index() >= last), "purged").await.unwrap();
+
+    // The log before `last` is gone: node 2 can only be caught up by installing the snapshot.
+    raft1.add_learner(2, BasicNode::new(&a2), true).await.unwrap();
+    let w = s2.node.raft().wait(Some(WAIT));
+    let m = w.applied_index_at_least(Some(last), "learner caught up").await.unwrap();
+    assert!(m.snapshot.is_some_and(|s| s.index() >= last), "installed a snapshot: {m:?}");
+    for i in 0..5 {
+        let key = format!("k{i}");
+        let v = s2.node.read(ReadConsistency::Stale, |sm| kv_value(sm, &key)).await.unwrap();
+        assert_eq!(v, Some(b"v".to_vec()), "{key}");
+    }
+    s1.stop().await;
+    s2.stop().await;
+}
+
 async fn vote_to(addr: &str, ttl: Duration) -> (Result<(), RPCError<TypeConfig>>, Duration) {
     let mut network = RpcNetwork::new(1, CONNECT);
     let mut client = network.new_client(2, &BasicNode::new(addr)).await;
