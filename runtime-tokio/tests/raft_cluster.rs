@@ -1,6 +1,6 @@
 //! Three raft servers in one process over the in-memory network: a write committed on the
 //! leader is applied on every follower; followers refuse writes and consistent reads with the
-//! leader's id (forwarding is not implemented yet) but serve stale reads.
+//! leader's id (the in-process network here leaves forwarding off; `raft_rpc.rs` covers `with_write_forwarding`) but serve stale reads.
 
 mod raft_support;
 
