@@ -1,6 +1,7 @@
 //! Three raft servers in one process over the in-memory network: a write committed on the
 //! leader is applied on every follower; followers refuse writes and consistent reads with the
-//! leader's id (the in-process network here leaves forwarding off; `raft_rpc.rs` covers `with_write_forwarding`) but serve stale reads.
+//! leader's id but serve stale reads. (Forwarding is off here; `raft_rpc.rs` covers
+//! `with_write_forwarding` over the real RPC.)
 
 mod raft_support;
 
