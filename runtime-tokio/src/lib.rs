@@ -12,6 +12,7 @@
 
 pub mod ca_signer;
 pub mod cli;
+pub mod http;
 pub mod raft;
 pub mod tls;
 pub mod xds;

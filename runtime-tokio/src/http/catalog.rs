@@ -1,0 +1,97 @@
+//! `PUT /v1/catalog/register`, `PUT /v1/catalog/deregister`, `GET /v1/catalog/services`
+//! (CONSUL-FACTS.md §8). Register and deregister answer `true`; a registration the state
+//! machine refuses is a 500 with its message, as Consul surfaces `Catalog.Register` errors.
+
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::response::Response;
+use proconsul_core::state::{Check, Command, Node, Service, WatchKey};
+
+use super::{ApiError, ApiState, Params, blocking, json, with_meta, write};
+
+/// Consul's `structs.RegisterRequest` body.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub(crate) struct RegisterBody {
+    #[serde(rename = "ID")]
+    id: String,
+    node: String,
+    address: String,
+    datacenter: String,
+    tagged_addresses: BTreeMap<String, String>,
+    node_meta: BTreeMap<String, String>,
+    service: Option<Service>,
+    check: Option<Check>,
+    checks: Vec<Check>,
+}
+
+/// Consul's `structs.DeregisterRequest` body.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub(crate) struct DeregisterBody {
+    node: String,
+    #[serde(rename = "ServiceID")]
+    service_id: String,
+    #[serde(rename = "CheckID")]
+    check_id: String,
+}
+
+/// Consul decodes any body as JSON whatever its `Content-Type` (clients often send none).
+fn decoded<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("Request decoding failed: {e}")))
+}
+
+/// `PUT /v1/catalog/register`.
+pub(crate) async fn register(
+    State(state): State<ApiState>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let b: RegisterBody = decoded(&body)?;
+    let node = Node {
+        id: b.id,
+        node: b.node,
+        address: b.address,
+        datacenter: b.datacenter,
+        tagged_addresses: b.tagged_addresses,
+        meta: b.node_meta,
+        ..Node::default()
+    };
+    let checks = b.check.into_iter().chain(b.checks).collect();
+    let ok = write(&state, Command::Register { node, service: b.service, checks }).await?;
+    Ok(json(&ok))
+}
+
+/// `PUT /v1/catalog/deregister`: a check if `CheckID`, else an instance if `ServiceID`,
+/// else the whole node.
+pub(crate) async fn deregister(
+    State(state): State<ApiState>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let b: DeregisterBody = decoded(&body)?;
+    if b.node.is_empty() {
+        return Err(ApiError::BadRequest("Missing node name".into()));
+    }
+    let command = if !b.check_id.is_empty() {
+        Command::DeregisterCheck { node: b.node, check_id: b.check_id }
+    } else if !b.service_id.is_empty() {
+        Command::DeregisterService { node: b.node, service_id: b.service_id }
+    } else {
+        Command::DeregisterNode { node: b.node }
+    };
+    let ok = write(&state, command).await?;
+    Ok(json(&ok))
+}
+
+/// `GET /v1/catalog/services`: service name → union of its tags.
+pub(crate) async fn services(
+    State(state): State<ApiState>,
+    query: Query<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let opts = Params::from_query(query).query_options()?;
+    let (services, index) =
+        blocking::query(&state, &opts, &WatchKey::Services, |sm| sm.catalog_services()).await?;
+    Ok(with_meta(&state, index, json(&services)))
+}
