@@ -352,3 +352,51 @@ async fn blocking_query_returns_when_its_key_changes_and_times_out_otherwise() {
     assert_eq!((bad.status, bad.text().as_str()), (StatusCode::BAD_REQUEST, "Invalid wait time"));
     api.shutdown().await;
 }
+
+#[tokio::test]
+async fn follower_serves_stale_reads_and_refuses_consistent_ones_naming_the_leader() {
+    let dir = tempfile::tempdir().unwrap();
+    let mem = MemRouter::new();
+    let mut nodes = Vec::new();
+    for id in 1..=3 {
+        nodes.push(start(id, &dir.path().join(format!("n{id}.redb")), &mem).await);
+    }
+    let members: BTreeMap<_, _> = (1..=3).map(|id| (id, BasicNode::default())).collect();
+    nodes[0].raft().initialize(members).await.expect("initialize");
+    let w = nodes[0].raft().wait(Some(WAIT));
+    let leader_id = w.metrics(|m| m.current_leader.is_some(), "leader").await.unwrap();
+    let leader_id = leader_id.current_leader.unwrap();
+    let nodes: Vec<Arc<RaftNode>> = nodes.into_iter().map(Arc::new).collect();
+    let leader = router(nodes.iter().find(|n| n.id() == leader_id).unwrap().clone(), 1);
+    let follower_node = nodes.iter().find(|n| n.id() != leader_id).unwrap().clone();
+    let follower = Api { app: router(follower_node.clone(), 2), node: follower_node, _dir: dir };
+
+    let req = Request::put("/v1/kv/shared").body(Body::from("v")).unwrap();
+    assert_eq!(leader.clone().oneshot(req).await.unwrap().status(), StatusCode::OK);
+    let req = Request::get("/v1/kv/shared").body(Body::empty()).unwrap();
+    let index: u64 = leader.clone().oneshot(req).await.unwrap().headers()["X-Consul-Index"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    // A stale blocking read on the follower wakes when the write is applied there.
+    let stale = follower.get(&format!("/v1/kv/shared?stale&index={}&wait=5s", index - 1)).await;
+    assert_eq!(stale.status, StatusCode::OK, "{}", stale.text());
+    assert_eq!(stale.json()[0]["Value"], "dg==");
+    assert_eq!(stale.index, Some(index));
+    assert_eq!(stale.known_leader.as_deref(), Some("true"));
+
+    let consistent = follower.get("/v1/kv/shared").await;
+    assert_eq!(consistent.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        consistent.text().contains(&format!("leader is node {leader_id}")),
+        "{}",
+        consistent.text()
+    );
+    let write = follower.put("/v1/kv/other", "x").await;
+    assert_eq!(write.status, StatusCode::INTERNAL_SERVER_ERROR);
+    for node in &nodes {
+        node.shutdown().await.unwrap();
+    }
+}
