@@ -5,9 +5,12 @@
 //! - `xds`: the tonic ADS server driving the core's per-stream session.
 //! - `tls`: rustls SPIFFE verifiers over a swappable trust bundle.
 //! - `ca_signer`: ring-backed signing injected into the core CA.
-//! - `raft`: openraft hosting of the core state machine with a redb log and snapshots.
+//! - `raft`: openraft hosting of the core state machine with a redb log and snapshots, the
+//!   server RPC (tonic, one port) and write forwarding.
+//! - `http`: the first slice of Consul's HTTP API (catalog, health, KV, config entries,
+//!   blocking queries).
 //!
-//! Still to come: server RPC and write forwarding, the HTTP API, gossip, agents.
+//! Still to come: gossip, health checks, the agent cache and proxy manager, `agent -dev`.
 #![forbid(unsafe_code)]
 
 pub mod ca_signer;
