@@ -7,6 +7,9 @@
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
 
+/// One named, seeded generator (what [`Seed::stream`] returns).
+pub type Stream = ChaCha8Rng;
+
 /// The root of all randomness of one node or simulation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Seed(pub u64);
@@ -46,6 +49,12 @@ pub fn uuid(rng: &mut ChaCha8Rng) -> String {
         hex[8..10].concat(),
         hex[10..16].concat()
     )
+}
+
+/// A uniform draw from `0..bound` (`0` when `bound` is 0). The modulo bias is below
+/// `bound / 2^64`, negligible for the spans we draw (seconds, nanoseconds of jitter).
+pub fn below(rng: &mut ChaCha8Rng, bound: u64) -> u64 {
+    if bound == 0 { 0 } else { rng.next_u64() % bound }
 }
 
 /// Adapts a stream to rand_core 0.6, which RSA key generation still speaks.

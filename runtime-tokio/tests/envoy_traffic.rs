@@ -12,7 +12,7 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Duration;
 
-use envoy_support::{Envoy, envoy_binary, free_port};
+use envoy_support::{Envoy, bootstrap, envoy_binary, free_port, serve_ads, wall_clock};
 use proconsul_core::ca::{CaConfig, CertificateAuthority, Requester, generate_leaf_key, leaf_csr};
 use proconsul_core::config::{ConfigEntries, ConfigEntry, GoDuration, MeshGatewayMode};
 use proconsul_core::discovery_chain::compile;
@@ -21,24 +21,12 @@ use proconsul_core::intentions::{DefaultPolicy, Intention};
 use proconsul_core::rng::Seed;
 use proconsul_core::time::UnixTime;
 use proconsul_core::xds::ads::Protocol as AdsProtocol;
-use proconsul_core::xds::bootstrap::{BootstrapParams, envoy_bootstrap};
 use proconsul_core::xds::generate::generate;
 use proconsul_core::xds::model::Resource;
 use proconsul_core::xds::snapshot::{
     Endpoint, GatewayEndpoints, HostPort, LeafCert, Protocol, ProxySnapshot, UpstreamSnapshot,
 };
-use proconsul_proto::envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_server::AggregatedDiscoveryServiceServer;
 use proconsul_runtime_tokio::xds::{AdsServer, Snapshots};
-use tokio_stream::wrappers::TcpListenerStream;
-
-#[allow(
-    clippy::disallowed_methods,
-    reason = "Envoy checks certificate validity against the real clock"
-)]
-fn wall_clock() -> UnixTime {
-    UnixTime(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
-        as i64)
-}
 
 fn leaf(ca: &mut CertificateAuthority, svc: &str, now: UnixTime) -> LeafCert {
     let id = SpiffeId::service(
@@ -140,25 +128,6 @@ fn round_trip() -> impl Fn(u16) -> bool {
     }
 }
 
-fn bootstrap(
-    proxy: &str,
-    cluster: &str,
-    ads_port: u16,
-    protocol: AdsProtocol,
-) -> serde_json::Value {
-    envoy_bootstrap(&BootstrapParams {
-        proxy_id: proxy.into(),
-        cluster: cluster.into(),
-        agent_grpc_host: "127.0.0.1".into(),
-        agent_grpc_port: ads_port,
-        admin_host: "127.0.0.1".into(),
-        admin_port: 0,
-        token: String::new(),
-        protocol,
-        datacenter: "dc1".into(),
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn intentions_allow_then_deny_then_allow_real_mtls_traffic_without_restarts() {
     let Some(binary) = envoy_binary() else { return };
@@ -197,23 +166,16 @@ async fn intentions_allow_then_deny_then_allow_real_mtls_traffic_without_restart
     let snapshots: Arc<Snapshots<Resource>> = Arc::new(Snapshots::new());
     snapshots.set("web-sidecar-proxy", generate(&web_snapshot(&mesh)));
     snapshots.set("api-sidecar-proxy", generate(&api_snapshot(&mesh, "allow")));
-    let ads = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let ads_port = ads.local_addr().unwrap().port();
     let server = AdsServer::new(snapshots.clone(), BTreeSet::new());
-    #[allow(clippy::disallowed_methods, reason = "the test hosts the ADS server")]
-    tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(AggregatedDiscoveryServiceServer::new(server))
-            .serve_with_incoming(TcpListenerStream::new(ads)),
-    );
+    let ads_port = serve_ads(&tokio::runtime::Handle::current(), server);
     let (web_env, api_env) = tokio::task::block_in_place(|| {
         let web = Envoy::start(
             &binary,
-            bootstrap("web-sidecar-proxy", "web", ads_port, AdsProtocol::Delta),
+            bootstrap("web-sidecar-proxy", "web", ads_port, AdsProtocol::Delta, "dc1"),
         );
         let api = Envoy::start(
             &binary,
-            bootstrap("api-sidecar-proxy", "api", ads_port, AdsProtocol::Delta),
+            bootstrap("api-sidecar-proxy", "api", ads_port, AdsProtocol::Delta, "dc1"),
         );
         (web, api)
     });

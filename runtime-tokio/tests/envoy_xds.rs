@@ -17,7 +17,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use envoy_support::{Envoy, envoy_binary, free_port};
+use envoy_support::{Envoy, bootstrap, envoy_binary, free_port, serve_ads, wall_clock};
 use proconsul_core::ca::{CaConfig, CertificateAuthority, Requester, generate_leaf_key, leaf_csr};
 use proconsul_core::config::{ConfigEntries, ConfigEntry, GoDuration, MeshGatewayMode};
 use proconsul_core::discovery_chain::compile;
@@ -26,7 +26,6 @@ use proconsul_core::intentions::{DefaultPolicy, Intention};
 use proconsul_core::rng::Seed;
 use proconsul_core::time::UnixTime;
 use proconsul_core::xds::ads::Protocol as AdsProtocol;
-use proconsul_core::xds::bootstrap::{BootstrapParams, envoy_bootstrap};
 use proconsul_core::xds::generate::{generate, generate_mesh_gateway};
 use proconsul_core::xds::model::{NetworkFilter, Resource, RouteSpecifier};
 use proconsul_core::xds::snapshot::{
@@ -34,14 +33,11 @@ use proconsul_core::xds::snapshot::{
     MeshGatewaySnapshot, Protocol, ProxySnapshot, UpstreamSnapshot,
 };
 use proconsul_core::xds::{ResourceSet, TypeUrl};
-use proconsul_proto::envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_server::{
-    AggregatedDiscoveryService, AggregatedDiscoveryServiceServer,
-};
+use proconsul_proto::envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_server::AggregatedDiscoveryService;
 use proconsul_proto::envoy_types::pb::envoy::service::discovery::v3::{
     DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse,
 };
 use proconsul_runtime_tokio::xds::{AdsServer, Snapshots};
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
@@ -51,12 +47,6 @@ const READY: Duration = Duration::from_secs(30);
 // ---------------------------------------------------------------------------------------
 // Snapshots, with real certificates and free loopback ports.
 // ---------------------------------------------------------------------------------------
-
-#[allow(clippy::disallowed_methods, reason = "Envoy checks certificate validity on the real clock")]
-fn wall_clock() -> UnixTime {
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
-    UnixTime(i64::try_from(since.as_secs()).unwrap())
-}
 
 /// A CA valid from now, and what every sidecar of it shares.
 struct Pki {
@@ -300,17 +290,11 @@ impl Server {
             .enable_all()
             .build()
             .unwrap();
-        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-        let port = listener.local_addr().unwrap().port();
         let snapshots: Arc<Snapshots<Resource>> = Arc::new(Snapshots::new());
         let log = Log::default();
         let service =
             Counted { inner: AdsServer::new(snapshots.clone(), BTreeSet::new()), log: log.clone() };
-        runtime.spawn(
-            tonic::transport::Server::builder()
-                .add_service(AggregatedDiscoveryServiceServer::new(service))
-                .serve_with_incoming(TcpListenerStream::new(listener)),
-        );
+        let port = serve_ads(runtime.handle(), service);
         Server { snapshots, log, port, _runtime: runtime }
     }
 
@@ -318,17 +302,13 @@ impl Server {
     fn envoy(&self, binary: &std::path::Path, proxy_id: &str, protocol: AdsProtocol) -> Envoy {
         Envoy::start(
             binary,
-            envoy_bootstrap(&BootstrapParams {
-                proxy_id: proxy_id.into(),
-                cluster: proxy_id.trim_end_matches("-sidecar-proxy").into(),
-                agent_grpc_host: "127.0.0.1".into(),
-                agent_grpc_port: self.port,
-                admin_host: "127.0.0.1".into(),
-                admin_port: 0,
-                token: String::new(),
+            bootstrap(
+                proxy_id,
+                proxy_id.trim_end_matches("-sidecar-proxy"),
+                self.port,
                 protocol,
-                datacenter: "dc1".into(),
-            }),
+                "dc1",
+            ),
         )
     }
 

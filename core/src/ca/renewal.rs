@@ -3,8 +3,8 @@
 //! after the active root changes.
 
 use rand_chacha::ChaCha8Rng;
-use rand_core::Rng;
 
+use crate::rng::below;
 use crate::time::UnixTime;
 
 /// Window after a root change within which every agent renews (Consul's 30 s).
@@ -29,10 +29,10 @@ pub fn renewal_deadline(
         return UnixTime(start.min(hard).max(now.secs()));
     }
     let span = (hard - start) as u64 + 1;
-    UnixTime(start + (rng.next_u64() % span) as i64)
+    UnixTime(start + below(rng, span) as i64)
 }
 
 /// After the active root changed: renew at a uniform moment in `[now, now + 30s)`.
 pub fn root_change_deadline(now: UnixTime, rng: &mut ChaCha8Rng) -> UnixTime {
-    now.plus_secs((rng.next_u64() % ROOT_CHANGE_JITTER_SECS as u64) as i64)
+    now.plus_secs(below(rng, ROOT_CHANGE_JITTER_SECS as u64) as i64)
 }

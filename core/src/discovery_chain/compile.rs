@@ -262,22 +262,15 @@ impl<'a> Compiler<'a> {
         Ok(())
     }
 
-    /// Eight hex digits that change whenever the applied overrides change (FNV-1a over
-    /// their canonical text); it only has to be stable and distinct, not Consul's bytes.
+    /// Eight hex digits that change whenever the applied overrides change (the stable
+    /// content hash of the overrides); it only has to be stable and distinct, not Consul's
+    /// bytes.
     fn customization_hash(&self) -> String {
         let o = &self.req.overrides;
-        let text = format!(
-            "protocol={:?};connect_timeout={:?};mesh_gateway={}",
-            o.protocol,
-            o.connect_timeout.map(|d| d.as_nanos()),
-            o.mesh_gateway
-        );
-        let mut h: u32 = 0x811c_9dc5;
-        for b in text.bytes() {
-            h ^= u32::from(b);
-            h = h.wrapping_mul(0x0100_0193);
-        }
-        format!("{h:08x}")
+        let key = (&o.protocol, o.connect_timeout.map(|d| d.as_nanos()), o.mesh_gateway.as_str());
+        let mut hex = crate::xds::hash::content_hash(&key).to_hex();
+        hex.truncate(8);
+        hex
     }
 
     fn splitter_or_resolver(&mut self, t: Tgt) -> Result<String, ChainError> {

@@ -26,8 +26,7 @@ mod health;
 mod kv;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -39,6 +38,7 @@ use axum::routing::{get, put};
 use crate::raft::{NodeError, RaftNode, ReadConsistency, WriteOutcome};
 use openraft::async_runtime::WatchReceiver;
 use proconsul_core::config::GoDuration;
+use proconsul_core::rng::{Seed, Stream, below};
 use proconsul_core::state::Command;
 
 /// `wait` when a blocking query gives none (Consul's `default_query_time`).
@@ -50,8 +50,8 @@ pub const MAX_WAIT: Duration = Duration::from_secs(10 * 60);
 #[derive(Clone)]
 pub(crate) struct ApiState {
     node: Arc<RaftNode>,
-    /// splitmix64 state for the blocking-query jitter (not security relevant).
-    jitter: Arc<AtomicU64>,
+    /// The blocking-query jitter's seeded stream (not security relevant).
+    jitter: Arc<Mutex<Stream>>,
 }
 
 impl ApiState {
@@ -61,23 +61,17 @@ impl ApiState {
         if max == 0 {
             return Duration::ZERO;
         }
-        let r = splitmix64(self.jitter.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed));
-        let nanos = u128::from(r) % (max + 1);
-        Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+        let bound = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
+        let mut stream = self.jitter.lock().unwrap_or_else(|p| p.into_inner());
+        Duration::from_nanos(below(&mut stream, bound))
     }
-}
-
-fn splitmix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 /// The HTTP API router over `node`. `jitter_seed` seeds the blocking-query jitter.
 /// Serve it with `axum::serve`.
 pub fn router(node: Arc<RaftNode>, jitter_seed: u64) -> Router {
-    let state = ApiState { node, jitter: Arc::new(AtomicU64::new(jitter_seed)) };
+    let jitter = Seed(jitter_seed).stream("http-blocking-jitter");
+    let state = ApiState { node, jitter: Arc::new(Mutex::new(jitter)) };
     Router::new()
         .route("/v1/catalog/register", put(catalog::register))
         .route("/v1/catalog/deregister", put(catalog::deregister))

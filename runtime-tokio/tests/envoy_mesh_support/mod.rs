@@ -18,8 +18,7 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::envoy_support::Envoy;
-use discovery::aggregated_discovery_service_server::AggregatedDiscoveryServiceServer;
+use crate::envoy_support::{Envoy, bootstrap, serve_ads, wall_clock};
 use proconsul_core::ca::{CaConfig, CertificateAuthority, Requester, generate_leaf_key, leaf_csr};
 use proconsul_core::config::{ConfigEntries, ConfigEntry, GoDuration, MeshGatewayMode};
 use proconsul_core::discovery_chain::{CompiledChain, compile};
@@ -28,15 +27,12 @@ use proconsul_core::intentions::{DefaultPolicy, Intention};
 use proconsul_core::rng::Seed;
 use proconsul_core::time::UnixTime;
 use proconsul_core::xds::ads::Protocol as AdsProtocol;
-use proconsul_core::xds::bootstrap::{BootstrapParams, envoy_bootstrap};
 use proconsul_core::xds::model::Resource;
 use proconsul_core::xds::snapshot::{
     GatewayEndpoints, HostPort, LeafCert, Protocol, ProxySnapshot,
 };
-use proconsul_proto::envoy_types::pb::envoy::service::discovery::v3 as discovery;
 use proconsul_runtime_tokio::xds::{AdsServer, Snapshots};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
-use tokio_stream::wrappers::TcpListenerStream;
 
 /// How long Envoy gets to connect, fetch everything, warm up and pass traffic.
 pub const READY: Duration = Duration::from_secs(20);
@@ -71,12 +67,6 @@ pub fn intentions(destination: &str, source: &str, action: &str) -> Vec<Intentio
     }))
     .unwrap();
     Intention::all(&[entry].into_iter().collect())
-}
-
-#[allow(clippy::disallowed_methods, reason = "Envoy checks certificate validity on the real clock")]
-fn wall_clock() -> UnixTime {
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
-    UnixTime(i64::try_from(since.as_secs()).unwrap())
 }
 
 /// The federation's CAs: dc1 is the primary; other datacenters get a secondary CA with an
@@ -188,15 +178,9 @@ impl Mesh {
             .enable_all()
             .build()
             .unwrap();
-        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-        let ads_port = listener.local_addr().unwrap().port();
         let snapshots: Arc<Snapshots<Resource>> = Arc::new(Snapshots::new());
         let server = AdsServer::new(snapshots.clone(), BTreeSet::new());
-        runtime.spawn(
-            tonic::transport::Server::builder()
-                .add_service(AggregatedDiscoveryServiceServer::new(server))
-                .serve_with_incoming(TcpListenerStream::new(listener)),
-        );
+        let ads_port = serve_ads(runtime.handle(), server);
         Mesh { snapshots, ads_port, runtime }
     }
 
@@ -210,17 +194,7 @@ impl Mesh {
     ) -> Envoy {
         Envoy::start(
             binary,
-            envoy_bootstrap(&BootstrapParams {
-                proxy_id: proxy_id.into(),
-                cluster: cluster.into(),
-                agent_grpc_host: "127.0.0.1".into(),
-                agent_grpc_port: self.ads_port,
-                admin_host: "127.0.0.1".into(),
-                admin_port: 0,
-                token: String::new(),
-                protocol: AdsProtocol::Delta,
-                datacenter: datacenter.into(),
-            }),
+            bootstrap(proxy_id, cluster, self.ads_port, AdsProtocol::Delta, datacenter),
         )
     }
 

@@ -36,6 +36,57 @@ pub fn envoy_binary() -> Option<PathBuf> {
     None
 }
 
+/// Now on the real clock: Envoy checks certificate validity against it, so test CAs issue
+/// from it.
+#[allow(clippy::disallowed_methods, reason = "Envoy checks certificate validity on the real clock")]
+pub fn wall_clock() -> proconsul_core::time::UnixTime {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    proconsul_core::time::UnixTime(i64::try_from(since.as_secs()).unwrap())
+}
+
+/// The bootstrap of an Envoy talking ADS (`protocol`) to our server on `ads_port`.
+pub fn bootstrap(
+    proxy_id: &str,
+    cluster: &str,
+    ads_port: u16,
+    protocol: proconsul_core::xds::ads::Protocol,
+    datacenter: &str,
+) -> serde_json::Value {
+    proconsul_core::xds::bootstrap::envoy_bootstrap(
+        &proconsul_core::xds::bootstrap::BootstrapParams {
+            proxy_id: proxy_id.into(),
+            cluster: cluster.into(),
+            agent_grpc_host: "127.0.0.1".into(),
+            agent_grpc_port: ads_port,
+            admin_host: "127.0.0.1".into(),
+            admin_port: 0,
+            token: String::new(),
+            protocol,
+            datacenter: datacenter.into(),
+        },
+    )
+}
+
+/// Serves an ADS implementation on a free loopback port of `runtime` and returns the port.
+/// Works from inside a runtime as well as from plain test threads.
+pub fn serve_ads<T>(runtime: &tokio::runtime::Handle, service: T) -> u16
+where
+    T: proconsul_proto::envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_server::AggregatedDiscoveryService,
+{
+    use proconsul_proto::envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_server::AggregatedDiscoveryServiceServer;
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    std_listener.set_nonblocking(true).unwrap();
+    let port = std_listener.local_addr().unwrap().port();
+    let _entered = runtime.enter();
+    let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
+    runtime.spawn(
+        tonic::transport::Server::builder()
+            .add_service(AggregatedDiscoveryServiceServer::new(service))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    port
+}
+
 /// A free loopback port (bound and released; good enough for tests on one machine).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

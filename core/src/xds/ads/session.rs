@@ -364,14 +364,9 @@ impl TypeState {
     }
 }
 
-/// The SotW `version_info` of a set: a hash of its sorted names and versions.
+/// The SotW `version_info` of a set: the content hash of its sorted names and versions.
 fn set_version<R>(resources: &[(String, Versioned<R>)]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for (name, v) in resources {
-        for b in name.bytes().chain([0]).chain(v.version.bytes()).chain([0]) {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    format!("{h:016x}")
+    let pairs: Vec<(&str, &str)> =
+        resources.iter().map(|(n, v)| (n.as_str(), v.version.as_str())).collect();
+    crate::xds::hash::content_hash(&pairs).to_hex()
 }
