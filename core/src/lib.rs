@@ -14,9 +14,11 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs, unreachable_pub)]
 
+pub mod agent;
 pub mod ca;
 pub mod config;
 pub mod discovery_chain;
+pub mod dns;
 pub mod filter;
 pub mod ids;
 pub mod intentions;
