@@ -414,7 +414,7 @@ mod tests {
         let cmds = local.sync_commands(sm.node(name), &services, &checks);
         for c in &cmds {
             index += 1;
-            sm.apply(index, c).unwrap();
+            assert!(sm.apply(index, c).unwrap().succeeded);
         }
         (cmds.len(), index)
     }
@@ -452,7 +452,7 @@ mod tests {
                 check("old", "", HealthStatus::Passing),
             ],
         };
-        sm.apply(1, &reg).unwrap();
+        assert!(sm.apply(1, &reg).unwrap().succeeded);
         sync(&local, &mut sm, 1);
         let ids: Vec<String> = sm.node_checks("n1").map(|c| c.check_id.clone()).collect();
         assert_eq!(ids, vec![SERF_HEALTH.to_owned()]);

@@ -330,7 +330,7 @@ mod tests {
         for (i, e) in def.expand(&|_| false).unwrap().into_iter().enumerate() {
             let cmd =
                 Command::Register { node: node.clone(), service: Some(e.service), checks: vec![] };
-            sm.apply(index + i as u64, &cmd).unwrap();
+            assert!(sm.apply(index + i as u64, &cmd).unwrap().succeeded);
         }
     }
 
@@ -388,8 +388,8 @@ mod tests {
             ..Check::default()
         };
         let node2 = sm.node("n2").unwrap().clone();
-        sm.apply(20, &Command::Register { node: node2, service: None, checks: vec![check] })
-            .unwrap();
+        let cmd = Command::Register { node: node2, service: None, checks: vec![check] };
+        assert!(sm.apply(20, &cmd).unwrap().succeeded);
         let snap = sidecar_snapshot(&sm, inputs(&node, &sidecar, &td)).unwrap();
         let ep = &snap.upstreams[0].endpoints["counting.default.default.dc1"][0];
         assert_eq!((ep.health, ep.weight), (CheckHealth::Critical, 0));
