@@ -11,6 +11,7 @@
 
 use rand_chacha::ChaCha8Rng;
 use rcgen::{CertificateParams, Issuer};
+use rustls_pki_types::CertificateDer;
 
 use super::certs::{BACKDATE_SECS, ca_common_name, ca_params, serial};
 use super::key::{PrivateKey, SignerFactory};
@@ -22,7 +23,8 @@ use crate::rng::uuid;
 use crate::time::UnixTime;
 
 /// Which role this datacenter's CA plays.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Owns the root keys and signs intermediates.
     Primary,
@@ -41,6 +43,21 @@ pub(crate) struct Signer {
     pub(crate) root_id: String,
 }
 
+/// The primary's active root: its certificate (DER) and private key. Issuers are rebuilt
+/// from the certificate, so a CA restored from stored state signs exactly as the original.
+pub(crate) struct RootKey {
+    pub(crate) cert_der: Vec<u8>,
+    pub(crate) key: PrivateKey,
+}
+
+impl RootKey {
+    /// An issuer over this root, as its certificate names it (subject, key id, usages).
+    pub(crate) fn issuer(&self) -> Result<Issuer<'static, &PrivateKey>, CaError> {
+        Issuer::from_ca_cert_der(&CertificateDer::from(self.cert_der.as_slice()), &self.key)
+            .map_err(|e| CaError::Encoding(e.to_string()))
+    }
+}
+
 /// One datacenter's CA. All inputs (time, randomness) are arguments or the seeded stream
 /// it was built with.
 pub struct CertificateAuthority {
@@ -49,13 +66,12 @@ pub struct CertificateAuthority {
     pub(crate) datacenter: Datacenter,
     pub(crate) role: Role,
     pub(crate) roots: Vec<CaRoot>,
-    /// Primary: the active root's certificate parameters and key, for intermediates and
-    /// cross-signing.
-    root_issuer: Option<(CertificateParams, PrivateKey)>,
+    /// Primary: the active root's certificate and key, for intermediates and cross-signing.
+    pub(crate) root_issuer: Option<RootKey>,
     pub(crate) signer: Option<Signer>,
     /// Secondary: the key its intermediate will certify.
-    pending_key: Option<PrivateKey>,
-    signer_factory: Option<std::sync::Arc<dyn SignerFactory>>,
+    pub(crate) pending_key: Option<PrivateKey>,
+    pub(crate) signer_factory: Option<std::sync::Arc<dyn SignerFactory>>,
     pub(crate) rng: ChaCha8Rng,
     pub(crate) serial_counter: u64,
 }
@@ -159,13 +175,7 @@ impl CertificateAuthority {
 
     /// The roots response (`/v1/connect/ca/roots`), active root first.
     pub fn roots(&self) -> RootsResponse {
-        let mut roots = self.roots.clone();
-        roots.sort_by_key(|r| !r.active);
-        RootsResponse {
-            active_root_id: self.active_root().map(|r| r.id.clone()).unwrap_or_default(),
-            trust_domain: self.trust_domain.to_string(),
-            roots,
-        }
+        super::stored::roots_response(self.trust_domain.as_str(), &self.roots)
     }
 
     /// The active root record.
@@ -192,7 +202,7 @@ impl CertificateAuthority {
     fn install_new_root(
         &mut self,
         now: UnixTime,
-        previous: Option<&(CertificateParams, PrivateKey)>,
+        previous: Option<&RootKey>,
     ) -> Result<(), CaError> {
         let key = PrivateKey::generate(self.config.key_type()?, &mut self.rng)?;
         let cn = ca_common_name("pri", &mut self.rng, &self.trust_domain);
@@ -202,8 +212,8 @@ impl CertificateAuthority {
         let params = ca_params(&cn, &signing_id, now, not_after, serial, None)?;
         let cert = params.self_signed(&key)?;
         let mut intermediate_certs = Vec::new();
-        if let Some((old_params, old_key)) = previous {
-            intermediate_certs.push(self.cross_sign(&params, &key, old_params, old_key, now)?);
+        if let Some(old) = previous {
+            intermediate_certs.push(self.cross_sign(&params, &key, old, now)?);
         }
         let (key_type, bits) = key.key_type().consul_type_and_bits();
         let root = CaRoot {
@@ -235,7 +245,7 @@ impl CertificateAuthority {
             chain_pem: intermediate_certs,
             root_id: root_id(cert.der()),
         });
-        self.root_issuer = Some((params, key));
+        self.root_issuer = Some(RootKey { cert_der: cert.der().to_vec(), key });
         Ok(())
     }
 
@@ -245,8 +255,7 @@ impl CertificateAuthority {
         &mut self,
         new_params: &CertificateParams,
         new_key: &PrivateKey,
-        old_params: &CertificateParams,
-        old_key: &PrivateKey,
+        old: &RootKey,
         now: UnixTime,
     ) -> Result<String, CaError> {
         let leaf_ttl = ttl_secs(self.config.config.leaf_cert_ttl);
@@ -257,7 +266,7 @@ impl CertificateAuthority {
         // a week, as Consul, and two leaf lifetimes for long TTLs.
         copy.not_after = super::root::to_offset(now.plus_secs((2 * leaf_ttl).max(7 * 24 * 3600)));
         copy.use_authority_key_identifier_extension = true;
-        let issuer = Issuer::from_params(old_params, old_key);
+        let issuer = old.issuer()?;
         Ok(pem_encode("CERTIFICATE", copy.signed_by(new_key, &issuer)?.der()))
     }
 
@@ -325,7 +334,7 @@ impl CertificateAuthority {
         }
     }
 
-    pub(crate) fn root_issuer(&self) -> Option<&(CertificateParams, PrivateKey)> {
+    pub(crate) fn root_issuer(&self) -> Option<&RootKey> {
         self.root_issuer.as_ref()
     }
 

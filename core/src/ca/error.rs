@@ -60,6 +60,10 @@ pub enum CaError {
     /// An intermediate that does not belong to our key or to the active root.
     #[error("intermediate certificate rejected: {0}")]
     BadIntermediate(String),
+    /// Replicated CA state that cannot rebuild a CA (a key that does not parse or does
+    /// not match its certificate, no active root). Nothing was built or replaced.
+    #[error("stored CA state is invalid: {0}")]
+    StoredState(String),
     /// rcgen refused to build a certificate.
     #[error("certificate encoding failed: {0}")]
     Encoding(String),

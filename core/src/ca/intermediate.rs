@@ -62,8 +62,7 @@ impl CertificateAuthority {
             serial,
             Some(0),
         )?;
-        let (root_params, root_key) = self.root_issuer().ok_or(CaError::NoSigningCert)?;
-        let issuer = Issuer::from_params(root_params, root_key);
+        let issuer = self.root_issuer().ok_or(CaError::NoSigningCert)?.issuer()?;
         Ok(pem_encode("CERTIFICATE", params.signed_by(&csr.public_key, &issuer)?.der()))
     }
 

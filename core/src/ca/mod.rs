@@ -15,6 +15,7 @@ mod leaf;
 mod limiter;
 mod renewal;
 mod root;
+mod stored;
 
 pub use authority::{CertificateAuthority, Role};
 pub use config::{CaConfig, CaConfigError, ProviderConfig};
@@ -27,6 +28,9 @@ pub use renewal::{ROOT_CHANGE_JITTER_SECS, renewal_deadline, root_change_deadlin
 pub use root::{
     CaRoot, RootsResponse, colon_hex, pem_decode_all, pem_encode, rfc3339_text, root_id,
 };
+pub use stored::CaProviderState;
 
+#[cfg(test)]
+mod stored_tests;
 #[cfg(test)]
 mod tests;

@@ -5,7 +5,7 @@
 //! (`RegisterV2`), and the old one stays decodable, so a log written by an older server
 //! replays on a newer one. Unknown `Op`s fail to decode before they reach apply.
 
-use crate::ca::{CaConfig, RootsResponse};
+use crate::ca::{CaConfig, CaProviderState, RootsResponse};
 use crate::config::{ConfigEntry, Kind};
 
 use super::model::{Check, Node, Service};
@@ -131,6 +131,20 @@ pub enum Command {
         /// The new configuration.
         #[serde(rename = "Config")]
         config: CaConfig,
+    },
+    /// Replaces the CA's private provider state, the roots it publishes and the
+    /// configuration in one step; with `cas`, only if the provider state's modify index
+    /// matches (0: only if there is none yet).
+    CaSetProviderState {
+        /// Keys, signer, roots and serial counter.
+        #[serde(rename = "State")]
+        state: CaProviderState,
+        /// The configuration in force with it.
+        #[serde(rename = "Config")]
+        config: CaConfig,
+        /// Expected modify index of the provider state.
+        #[serde(rename = "Cas", default)]
+        cas: Option<u64>,
     },
 }
 

@@ -2,7 +2,7 @@
 //! the command is committed in the log but applies as a no-op, and the error goes back to the
 //! client that proposed it (the HTTP layer maps it to 400 with the message).
 
-use crate::ca::CaConfigError;
+use crate::ca::{CaConfigError, CaError};
 use crate::config::ConfigError;
 
 /// A command the state machine refused. Nothing changed; report the message to the client.
@@ -64,6 +64,9 @@ pub enum StateError {
     /// An out-of-range CA configuration.
     #[error("{0}")]
     CaConfig(CaConfigError),
+    /// CA provider state that cannot rebuild a CA.
+    #[error("{0}")]
+    CaState(CaError),
     /// A roots record whose active root is not among its roots.
     #[error("ActiveRootID {0:?} is not one of the roots")]
     UnknownActiveRoot(String),

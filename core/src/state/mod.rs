@@ -13,6 +13,7 @@
 //! always given by the caller, never invented. A refused command (`Err`) or a CAS mismatch
 //! (`succeeded: false`) changes nothing at all, indexes included.
 
+mod ca_provider;
 mod catalog;
 mod command;
 mod entries;
@@ -25,6 +26,7 @@ mod watch;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+pub use ca_provider::StoredCaProvider;
 pub use command::{ApplyResult, Command};
 pub use entries::StoredConfigEntry;
 pub use error::StateError;
@@ -67,6 +69,8 @@ pub struct StateMachine {
     kv_tombstones: BTreeMap<String, u64>,
     ca_roots: Option<RootsResponse>,
     ca_config: Option<CaConfig>,
+    /// The CA's keys and signer; never served (see `ca_provider.rs`).
+    ca_provider: Option<StoredCaProvider>,
     indexes: Indexes,
 }
 
@@ -98,6 +102,7 @@ impl StateMachine {
             kv_tombstones: BTreeMap::new(),
             ca_roots: None,
             ca_config: None,
+            ca_provider: None,
             indexes: Indexes::default(),
         }
     }
@@ -150,6 +155,9 @@ impl StateMachine {
             }
             Command::CaSetRoots { roots } => self.ca_set_roots(&mut tx, roots)?,
             Command::CaSetConfig { config } => self.ca_set_config(&mut tx, config)?,
+            Command::CaSetProviderState { state, config, cas } => {
+                self.ca_set_provider_state(&mut tx, state, config, *cas)?
+            }
         };
         for key in &tx.keys {
             self.indexes.touch(key, index);

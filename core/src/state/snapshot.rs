@@ -67,6 +67,9 @@ struct Snapshot {
     kv_tombstones: BTreeMap<String, u64>,
     ca_roots: Option<RootsResponse>,
     ca_config: Option<CaConfig>,
+    /// Absent until a CA exists, so older snapshots read unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ca_provider: Option<super::StoredCaProvider>,
     indexes: Indexes,
 }
 
@@ -90,6 +93,7 @@ impl StateMachine {
             kv_tombstones: self.kv_tombstones.clone(),
             ca_roots: self.ca_roots.clone(),
             ca_config: self.ca_config.clone(),
+            ca_provider: self.ca_provider.clone(),
             indexes: self.indexes.clone(),
         };
         // Plain structs with string keys: serializing cannot fail.
@@ -140,6 +144,7 @@ impl StateMachine {
         self.kv_tombstones = s.kv_tombstones;
         self.ca_roots = s.ca_roots;
         self.ca_config = s.ca_config;
+        self.ca_provider = s.ca_provider;
         self.indexes = s.indexes;
         if self.last_index() != s.index {
             return bad(format!("Index {} but tables end at {}", s.index, self.last_index()));

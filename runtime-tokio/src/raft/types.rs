@@ -38,6 +38,7 @@ impl fmt::Display for Proposal {
             Command::KvDelete { .. } => "KvDelete",
             Command::CaSetRoots { .. } => "CaSetRoots",
             Command::CaSetConfig { .. } => "CaSetConfig",
+            Command::CaSetProviderState { .. } => "CaSetProviderState",
         };
         f.write_str(op)
     }
