@@ -5,6 +5,7 @@
 //! agent keeps in sync. [`LocalState::sync_commands`] compares the two and returns the writes
 //! that close the gap, so both the write-through after an API call and the periodic full sync
 //! are the same pure comparison. Checks the servers own (`serfHealth`) are never touched.
+//! Check results (including alias checks) come from the check scheduler (`crate::checks`).
 
 use std::collections::BTreeMap;
 
@@ -44,19 +45,12 @@ pub struct LocalState {
     node: Node,
     services: BTreeMap<String, LocalService>,
     checks: BTreeMap<String, Check>,
-    /// Alias check id → the local instance whose health it mirrors.
-    aliases: BTreeMap<String, String>,
 }
 
 impl LocalState {
     /// An agent for `node` with nothing registered.
     pub fn new(node: Node) -> Self {
-        LocalState {
-            node,
-            services: BTreeMap::new(),
-            checks: BTreeMap::new(),
-            aliases: BTreeMap::new(),
-        }
+        LocalState { node, services: BTreeMap::new(), checks: BTreeMap::new() }
     }
 
     /// The node row the agent registers.
@@ -129,7 +123,6 @@ impl LocalState {
             self.checks.iter().filter(|(_, c)| pred(c)).map(|(k, _)| k.clone()).collect();
         for id in &gone {
             self.checks.remove(id);
-            self.aliases.remove(id);
         }
         gone
     }
@@ -154,36 +147,12 @@ impl LocalState {
             check.output = old.output.clone();
         }
         self.checks.insert(check.check_id.clone(), check);
-        self.refresh_aliases();
-        Ok(())
-    }
-
-    /// Adds an alias check mirroring `service_id`'s health.
-    pub fn add_alias_check(
-        &mut self,
-        check_id: &str,
-        name: &str,
-        owner_service_id: &str,
-        alias_of: &str,
-    ) -> Result<(), LocalError> {
-        let check = Check {
-            check_id: check_id.to_owned(),
-            name: name.to_owned(),
-            service_id: owner_service_id.to_owned(),
-            ..Check::default()
-        };
-        self.add_check(check)?;
-        self.aliases.insert(check_id.to_owned(), alias_of.to_owned());
-        self.refresh_aliases();
         Ok(())
     }
 
     /// Removes a check; false when unknown.
     pub fn remove_check(&mut self, id: &str) -> bool {
-        self.aliases.remove(id);
-        let removed = self.checks.remove(id).is_some();
-        self.refresh_aliases();
-        removed
+        self.checks.remove(id).is_some()
     }
 
     /// Sets a check's status and output; returns whether anything changed.
@@ -197,45 +166,7 @@ impl LocalState {
         let changed = check.status != status || check.output != output;
         check.status = status;
         check.output = output.to_owned();
-        self.refresh_aliases();
         Ok(changed)
-    }
-
-    /// Alias checks take the worst status of the aliased instance's other checks (passing
-    /// when it has none, critical when the instance is gone), as Consul's alias check does.
-    fn refresh_aliases(&mut self) {
-        let updates: Vec<(String, HealthStatus, String)> = self
-            .aliases
-            .iter()
-            .map(|(check_id, target)| {
-                let (status, output) = if !self.services.contains_key(target) {
-                    (HealthStatus::Critical, format!("Service {target:?} is not registered"))
-                } else {
-                    let worst = self
-                        .checks
-                        .values()
-                        .filter(|c| {
-                            c.service_id == *target && !self.aliases.contains_key(&c.check_id)
-                        })
-                        .chain(self.node_checks())
-                        .map(|c| c.status)
-                        .max_by_key(|s| severity(*s))
-                        .unwrap_or(HealthStatus::Passing);
-                    let output = match worst {
-                        HealthStatus::Passing => "All checks passing.".to_owned(),
-                        other => format!("Aliased service has a {} check", other.as_str()),
-                    };
-                    (worst, output)
-                };
-                (check_id.clone(), status, output)
-            })
-            .collect();
-        for (id, status, output) in updates {
-            if let Some(c) = self.checks.get_mut(&id) {
-                c.status = status;
-                c.output = output;
-            }
-        }
     }
 
     fn node_checks(&self) -> impl Iterator<Item = &Check> {
@@ -294,7 +225,6 @@ impl LocalState {
                 ..Check::default()
             },
         );
-        self.refresh_aliases();
     }
 
     /// The writes that make the catalog's rows for this node (`catalog_node`, its
@@ -365,15 +295,6 @@ impl LocalState {
             }
         }
         out
-    }
-}
-
-/// Worst-first ordering: critical > warning > passing.
-fn severity(s: HealthStatus) -> u8 {
-    match s {
-        HealthStatus::Passing => 0,
-        HealthStatus::Warning => 1,
-        HealthStatus::Critical => 2,
     }
 }
 
@@ -468,17 +389,12 @@ mod tests {
     }
 
     #[test]
-    fn alias_mirrors_parent_and_sidecar_goes_with_parent() {
+    fn sidecar_goes_with_parent() {
         let mut local = LocalState::new(node());
         local.add_service(svc("web", "web"), None, false);
         local.add_service(svc("web-sidecar-proxy", "web-sidecar-proxy"), Some("web".into()), false);
         local.add_check(check("web-check", "web", HealthStatus::Critical)).unwrap();
-        local
-            .add_alias_check("service:web-sidecar-proxy:2", "alias", "web-sidecar-proxy", "web")
-            .unwrap();
-        assert_eq!(local.checks()["service:web-sidecar-proxy:2"].status, HealthStatus::Critical);
-        local.update_check("web-check", HealthStatus::Passing, "").unwrap();
-        assert_eq!(local.checks()["service:web-sidecar-proxy:2"].status, HealthStatus::Passing);
+        local.add_check(check("side", "web-sidecar-proxy", HealthStatus::Critical)).unwrap();
         let (ids, checks) = local.remove_service("web");
         assert_eq!(ids, vec!["web", "web-sidecar-proxy"]);
         assert_eq!(checks.len(), 2);

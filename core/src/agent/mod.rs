@@ -8,6 +8,7 @@
 //!  CatalogView (state machine or cache) + leaf + roots ─► sidecar_snapshot ─► xds::generate
 //! ```
 
+pub mod config;
 pub mod local;
 pub mod proxycfg;
 pub mod registration;

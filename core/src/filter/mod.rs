@@ -59,6 +59,7 @@ mod eval;
 mod instance;
 mod lexer;
 mod parser;
+mod record;
 mod schema;
 
 #[cfg(test)]
@@ -74,6 +75,7 @@ pub use instance::{
     CheckInfo, ConnectInfo, NodeInfo, ProxyInfo, ServiceAddress, ServiceInfo, ServiceInstance,
     Weights,
 };
+pub use record::{RecordFilter, Schema};
 
 /// Deepest nesting of `(` and `not` accepted. Parsing and evaluation recurse once per level,
 /// so this bounds stack use for expressions that arrive from the network.

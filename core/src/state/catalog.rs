@@ -197,6 +197,7 @@ impl StateMachine {
         if self.checks.remove(node).is_some() {
             tx.touch(WatchKey::Checks);
         }
+        self.drop_node_coordinates(tx, node);
         true
     }
 

@@ -146,6 +146,10 @@ pub enum Command {
         #[serde(rename = "Cas", default)]
         cas: Option<u64>,
     },
+    /// Replaces autopilot's configuration, optionally by CAS.
+    AutopilotSetConfig(super::autopilot::AutopilotSet),
+    /// Stores agents' network coordinates.
+    CoordinateBatchUpdate(super::coordinate::CoordinateBatch),
 }
 
 /// What an applied command did.

@@ -73,6 +73,17 @@ pub enum StateError {
     /// A KV write to the empty key.
     #[error("Missing key name")]
     EmptyKey,
+    /// An autopilot configuration field out of range.
+    #[error("Invalid autopilot configuration: {field} {message}")]
+    InvalidAutopilotConfig {
+        /// The field, e.g. `ServerStabilizationTime`.
+        field: &'static str,
+        /// Why.
+        message: String,
+    },
+    /// A coordinate that is not finite or has the wrong dimensionality (Consul's message).
+    #[error("{0}")]
+    InvalidCoordinate(&'static str),
     /// `cas` together with `recurse` on a KV delete.
     #[error("Conflicting flags: cas and recurse")]
     CasWithRecurse,

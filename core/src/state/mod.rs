@@ -14,20 +14,25 @@
 //! (`succeeded: false`) changes nothing at all, indexes included.
 
 mod ca_provider;
+mod autopilot;
 mod catalog;
 mod command;
+mod coordinate;
 mod entries;
 mod error;
 mod health;
 mod kv;
 mod model;
 mod snapshot;
+mod usage;
 mod watch;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use ca_provider::StoredCaProvider;
+pub use autopilot::{AutopilotConfig, AutopilotSet, ServerStats, failure_tolerance};
 pub use command::{ApplyResult, Command};
+pub use coordinate::{COORDINATE_DIMENSIONS, Coord, Coordinate, CoordinateBatch};
 pub use entries::StoredConfigEntry;
 pub use error::StateError;
 pub use kv::KvEntry;
@@ -36,6 +41,7 @@ pub use model::{
     ServiceKind, Upstream, Weights,
 };
 pub use snapshot::{SNAPSHOT_VERSION, SnapshotError};
+pub use usage::Usage;
 pub use watch::WatchKey;
 
 use crate::ca::{CaConfig, RootsResponse};
@@ -71,6 +77,9 @@ pub struct StateMachine {
     ca_config: Option<CaConfig>,
     /// The CA's keys and signer; never served (see `ca_provider.rs`).
     ca_provider: Option<StoredCaProvider>,
+    /// `None` until first written: reads as the defaults.
+    autopilot: Option<AutopilotConfig>,
+    coordinates: coordinate::CoordinateTable,
     indexes: Indexes,
 }
 
@@ -103,6 +112,8 @@ impl StateMachine {
             ca_roots: None,
             ca_config: None,
             ca_provider: None,
+            autopilot: None,
+            coordinates: BTreeMap::new(),
             indexes: Indexes::default(),
         }
     }
@@ -158,6 +169,8 @@ impl StateMachine {
             Command::CaSetProviderState { state, config, cas } => {
                 self.ca_set_provider_state(&mut tx, state, config, *cas)?
             }
+            Command::AutopilotSetConfig(set) => self.autopilot_set(&mut tx, set)?,
+            Command::CoordinateBatchUpdate(batch) => self.coordinates_update(&mut tx, batch)?,
         };
         for key in &tx.keys {
             self.indexes.touch(key, index);

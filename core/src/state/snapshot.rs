@@ -70,6 +70,10 @@ struct Snapshot {
     /// Absent until a CA exists, so older snapshots read unchanged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     ca_provider: Option<super::StoredCaProvider>,
+    #[serde(default)]
+    autopilot: Option<super::AutopilotConfig>,
+    #[serde(default)]
+    coordinates: Vec<super::Coordinate>,
     indexes: Indexes,
 }
 
@@ -94,6 +98,8 @@ impl StateMachine {
             ca_roots: self.ca_roots.clone(),
             ca_config: self.ca_config.clone(),
             ca_provider: self.ca_provider.clone(),
+            autopilot: self.autopilot.clone(),
+            coordinates: self.coordinates(),
             indexes: self.indexes.clone(),
         };
         // Plain structs with string keys: serializing cannot fail.
@@ -145,6 +151,8 @@ impl StateMachine {
         self.ca_roots = s.ca_roots;
         self.ca_config = s.ca_config;
         self.ca_provider = s.ca_provider;
+        self.autopilot = s.autopilot;
+        self.fill_coordinates(s.coordinates);
         self.indexes = s.indexes;
         if self.last_index() != s.index {
             return bad(format!("Index {} but tables end at {}", s.index, self.last_index()));

@@ -44,6 +44,10 @@ pub enum WatchKey {
     CaRoots,
     /// The CA configuration (`/v1/connect/ca/configuration`).
     CaConfig,
+    /// Autopilot's configuration (`/v1/operator/autopilot/configuration`).
+    Autopilot,
+    /// Network coordinates (`/v1/coordinate/*`).
+    Coordinates,
     /// KV keys starting with a prefix (`/v1/kv/<prefix>`); the empty prefix is every key.
     /// As a changed key, it names the exact key written or the prefix deleted.
     KvPrefix(String),
@@ -81,6 +85,10 @@ pub(crate) struct Indexes {
     pub(crate) ca_config: u64,
     /// The KV table including its tombstones.
     pub(crate) kvs: u64,
+    #[serde(default)]
+    pub(crate) autopilot: u64,
+    #[serde(default)]
+    pub(crate) coordinates: u64,
     pub(crate) service_names: BTreeMap<String, u64>,
     pub(crate) connect_services: BTreeMap<String, u64>,
     /// `"<kind>/<name>"` so the map serializes as a JSON object.
@@ -113,6 +121,8 @@ impl Indexes {
             WatchKey::CaRoots => self.ca_roots = index,
             WatchKey::CaConfig => self.ca_config = index,
             WatchKey::KvPrefix(_) => self.kvs = index,
+            WatchKey::Autopilot => self.autopilot = index,
+            WatchKey::Coordinates => self.coordinates = index,
         }
     }
 
@@ -133,6 +143,8 @@ impl Indexes {
             WatchKey::CaRoots => self.ca_roots,
             WatchKey::CaConfig => self.ca_config,
             WatchKey::KvPrefix(_) => self.kvs,
+            WatchKey::Autopilot => self.autopilot,
+            WatchKey::Coordinates => self.coordinates,
         }
     }
 
@@ -147,6 +159,8 @@ impl Indexes {
             self.ca_roots,
             self.ca_config,
             self.kvs,
+            self.autopilot,
+            self.coordinates,
         ]
         .into_iter()
         .max()

@@ -38,6 +38,8 @@ impl fmt::Display for Proposal {
             Command::KvDelete { .. } => "KvDelete",
             Command::CaSetRoots { .. } => "CaSetRoots",
             Command::CaSetConfig { .. } => "CaSetConfig",
+            Command::AutopilotSetConfig(_) => "AutopilotSetConfig",
+            Command::CoordinateBatchUpdate(_) => "CoordinateBatchUpdate",
             Command::CaSetProviderState { .. } => "CaSetProviderState",
         };
         f.write_str(op)
