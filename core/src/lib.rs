@@ -16,10 +16,12 @@
 
 pub mod agent;
 pub mod ca;
+pub mod checks;
 pub mod config;
 pub mod discovery_chain;
 pub mod dns;
 pub mod filter;
+pub mod gossip;
 pub mod ids;
 pub mod intentions;
 pub mod rng;
