@@ -402,7 +402,8 @@ impl Parser<'_> {
         self.pos += 1;
         // `Meta["key"]` indexing: the bracket must touch the selector.
         let mut term = term;
-        while term.path.is_some() && self.peek().is_some_and(|t| !t.spaced && t.tok == Tok::LBracket)
+        while term.path.is_some()
+            && self.peek().is_some_and(|t| !t.spaced && t.tok == Tok::LBracket)
         {
             self.pos += 1;
             let key = match self.peek() {
@@ -439,7 +440,11 @@ impl Parser<'_> {
         if self.eat_word("is") {
             let negated = self.eat_word("not");
             if !self.eat_word("empty") {
-                return Err(self.unexpected(if negated { Expected::Empty } else { Expected::AfterIs }));
+                return Err(self.unexpected(if negated {
+                    Expected::Empty
+                } else {
+                    Expected::AfterIs
+                }));
             }
             return Ok(if negated { Op::IsNotEmpty } else { Op::IsEmpty });
         }
@@ -496,23 +501,27 @@ impl Parser<'_> {
             None => (String::new(), sel_col),
             Some(v) => (self.value_text(&v)?, column(self.src, v.start)),
         };
-        let invalid =
-            || FilterError::InvalidValue { column: value_col, selector: rendered.clone(), value: text.clone(), kind };
+        let invalid = || FilterError::InvalidValue {
+            column: value_col,
+            selector: rendered.clone(),
+            value: text.clone(),
+            kind,
+        };
         let test = match (field, op) {
             (_, Op::IsEmpty | Op::IsNotEmpty) => Test::Empty,
             (Field::Str, Op::Equal | Op::NotEqual) => Test::StrEq(text.clone()),
             (Field::Str, Op::In | Op::NotIn | Op::Contains | Op::NotContains) => {
                 Test::StrHas(text.clone())
             }
-            (Field::Str, _) => Test::StrRegex(
-                RegexBuilder::new(&text).size_limit(1 << 20).build().map_err(|e| {
-                    FilterError::InvalidRegex {
+            (Field::Str, _) => {
+                Test::StrRegex(RegexBuilder::new(&text).size_limit(1 << 20).build().map_err(
+                    |e| FilterError::InvalidRegex {
                         column: value_col,
                         pattern: text.clone(),
                         reason: e.to_string().replace('\n', " "),
-                    }
-                })?,
-            ),
+                    },
+                )?)
+            }
             (Field::Int, _) => Test::IntEq(text.parse().map_err(|_| invalid())?),
             (Field::Bool, _) => Test::BoolEq(match text.as_str() {
                 "1" | "t" | "T" | "TRUE" | "true" | "True" => true,
@@ -521,7 +530,10 @@ impl Parser<'_> {
             }),
             _ => Test::Contains(text.clone()),
         };
-        let negated = matches!(op, Op::NotEqual | Op::NotIn | Op::NotContains | Op::NotMatches | Op::IsNotEmpty);
+        let negated = matches!(
+            op,
+            Op::NotEqual | Op::NotIn | Op::NotContains | Op::NotMatches | Op::IsNotEmpty
+        );
         Ok(Expr::Match { path, test, negated })
     }
 
@@ -534,7 +546,10 @@ impl Parser<'_> {
         if (t.path.is_some() && !raw.contains('[')) || is_number(raw) {
             return Ok(raw.to_owned());
         }
-        Err(FilterError::InvalidBareValue { column: column(self.src, t.start), value: raw.to_owned() })
+        Err(FilterError::InvalidBareValue {
+            column: column(self.src, t.start),
+            value: raw.to_owned(),
+        })
     }
 }
 

@@ -4,9 +4,11 @@
 //! one rule per source, ordered by precedence, and evaluated for a caller's SPIFFE ID.
 
 mod authorize;
+mod exact;
 mod intention;
 
 pub use authorize::{AuthorizeError, Decision, DefaultPolicy, authorize, authorize_uri};
+pub use exact::{find_source, remove_source, upsert_source};
 pub use intention::{Intention, IntentionAction};
 
 #[cfg(test)]

@@ -59,11 +59,8 @@ impl Default for AutopilotConfig {
 impl AutopilotConfig {
     /// Equal apart from indexes.
     fn same_as(&self, other: &AutopilotConfig) -> bool {
-        let strip = |c: &AutopilotConfig| AutopilotConfig {
-            create_index: 0,
-            modify_index: 0,
-            ..c.clone()
-        };
+        let strip =
+            |c: &AutopilotConfig| AutopilotConfig { create_index: 0, modify_index: 0, ..c.clone() };
         strip(self) == strip(other)
     }
 
@@ -100,7 +97,12 @@ impl AutopilotConfig {
     /// Autopilot's rule (hashicorp/raft-autopilot `isServerHealthy`): in contact within
     /// `LastContactThreshold`, in the leader's term, and at most `MaxTrailingLogs` entries
     /// behind the leader's last index.
-    pub fn server_healthy(&self, leader_term: u64, leader_last_index: u64, s: &ServerStats) -> bool {
+    pub fn server_healthy(
+        &self,
+        leader_term: u64,
+        leader_last_index: u64,
+        s: &ServerStats,
+    ) -> bool {
         if s.leader {
             return true;
         }
@@ -149,13 +151,9 @@ impl StateMachine {
         if self.autopilot.is_some() && current.same_as(config) {
             return Ok(true);
         }
-        let create_index =
-            if self.autopilot.is_some() { current.create_index } else { tx.index };
-        self.autopilot = Some(AutopilotConfig {
-            create_index,
-            modify_index: tx.index,
-            ..config.clone()
-        });
+        let create_index = if self.autopilot.is_some() { current.create_index } else { tx.index };
+        self.autopilot =
+            Some(AutopilotConfig { create_index, modify_index: tx.index, ..config.clone() });
         tx.touch(WatchKey::Autopilot);
         Ok(true)
     }
@@ -168,7 +166,8 @@ mod tests {
     use crate::state::tests::dc1;
 
     fn set(cleanup: bool, cas: Option<u64>) -> Command {
-        let config = AutopilotConfig { cleanup_dead_servers: cleanup, ..AutopilotConfig::default() };
+        let config =
+            AutopilotConfig { cleanup_dead_servers: cleanup, ..AutopilotConfig::default() };
         Command::AutopilotSetConfig(AutopilotSet { config, cas })
     }
 
@@ -222,7 +221,9 @@ mod tests {
             server_stabilization_time: GoDuration::from_secs(-1),
             ..AutopilotConfig::default()
         };
-        let err = sm.apply(2, &Command::AutopilotSetConfig(AutopilotSet { config, cas: None })).unwrap_err();
+        let err = sm
+            .apply(2, &Command::AutopilotSetConfig(AutopilotSet { config, cas: None }))
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             "Invalid autopilot configuration: ServerStabilizationTime must not be negative, got -1s"

@@ -17,6 +17,17 @@ pub(crate) async fn query<T>(
     key: &WatchKey,
     read: impl Fn(&StateMachine) -> T,
 ) -> Result<(T, u64), ApiError> {
+    query_keys(state, opts, std::slice::from_ref(key), read).await
+}
+
+/// [`query`] for a read that spans several keys (a node and its services): its index is the
+/// highest of theirs.
+pub(crate) async fn query_keys<T>(
+    state: &ApiState,
+    opts: &QueryOptions,
+    keys: &[WatchKey],
+    read: impl Fn(&StateMachine) -> T,
+) -> Result<(T, u64), ApiError> {
     let node = &state.node;
     let mut applied = node.state().applied_index();
     let deadline = (opts.min_index > 0)
@@ -25,7 +36,11 @@ pub(crate) async fn query<T>(
         // Mark the current applied index seen BEFORE reading, so an apply that lands between
         // the read and the wait still wakes us.
         applied.borrow_and_update();
-        let (index, value) = node.read(opts.consistency, |sm| (sm.index_of(key), read(sm))).await?;
+        let (index, value) = node
+            .read(opts.consistency, |sm| {
+                (keys.iter().map(|k| sm.index_of(k)).max().unwrap_or(1), read(sm))
+            })
+            .await?;
         let Some(deadline) = deadline else { return Ok((value, index)) };
         if index > opts.min_index {
             return Ok((value, index));

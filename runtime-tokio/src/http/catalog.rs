@@ -1,5 +1,5 @@
 //! `PUT /v1/catalog/register`, `PUT /v1/catalog/deregister`, `GET /v1/catalog/services`
-//! (CONSUL-FACTS.md §8). Register and deregister answer `true`; a registration the state
+//! (CONSUL-FACTS.md §8; `?node-meta` and `?filter` narrow the instances whose tags count). Register and deregister answer `true`; a registration the state
 //! machine refuses is a 500 with its message, as Consul surfaces `Catalog.Register` errors.
 
 use std::collections::BTreeMap;
@@ -9,7 +9,11 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use proconsul_core::state::{Check, Command, Node, Service, WatchKey};
 
-use super::{ApiError, ApiState, Params, blocking, json, with_meta, write};
+use proconsul_core::filter::Schema;
+
+use super::catalog_read::services_selected;
+use super::selection::{Rows, Selection};
+use super::{ApiError, ApiState, blocking, json, with_meta, write};
 
 /// Consul's `structs.RegisterRequest` body.
 #[derive(Debug, Default, serde::Deserialize)]
@@ -90,8 +94,12 @@ pub(crate) async fn services(
     State(state): State<ApiState>,
     query: Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
-    let opts = Params::from_query(query).query_options()?;
-    let (services, index) =
-        blocking::query(&state, &opts, &WatchKey::Services, |sm| sm.catalog_services()).await?;
+    let (params, sel) = Selection::parse(query, Rows::Records(Schema::ServiceNode))?;
+    let opts = params.query_options()?;
+    let narrowed = !sel.node_meta.is_empty() || sel.filter.is_some() || !sel.local();
+    let (services, index) = blocking::query(&state, &opts, &WatchKey::Services, |sm| {
+        if narrowed { services_selected(sm, &sel) } else { sm.catalog_services() }
+    })
+    .await?;
     Ok(with_meta(&state, index, json(&services)))
 }

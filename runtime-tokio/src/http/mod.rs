@@ -20,10 +20,20 @@
 //! a follower also reports 0).
 
 mod blocking;
+mod autopilot;
 mod catalog;
+mod catalog_read;
+mod chain;
+mod coordinate;
 mod config;
 mod health;
+mod health_read;
+mod intentions;
 mod kv;
+mod operator;
+mod selection;
+mod servers;
+mod status;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -83,6 +93,13 @@ pub fn router(node: Arc<RaftNode>, jitter_seed: u64) -> Router {
         .route("/v1/config", put(config::apply))
         .route("/v1/config/{kind}", get(config::list))
         .route("/v1/config/{kind}/{name}", get(config::get).delete(config::delete))
+        .merge(status::routes())
+        .merge(operator::routes())
+        .merge(catalog_read::routes())
+        .merge(health_read::routes())
+        .merge(coordinate::routes())
+        .merge(chain::routes())
+        .merge(intentions::routes())
         .fallback(not_found)
         .with_state(state)
 }

@@ -1,0 +1,141 @@
+//! Health reads beyond a service's instances (Consul's `health_endpoint.go`): a node's checks,
+//! a service's checks, every check in a state, and the ingress gateways in front of a service.
+//! Check rows are Consul's `HealthCheck` with the instance's `ServiceTags`; `?filter` is
+//! evaluated against each row in that shape.
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use axum::routing::get;
+use proconsul_core::filter::Schema;
+use proconsul_core::state::{Check, HealthStatus, StateMachine, WatchKey};
+use serde_json::Value;
+
+use super::selection::{Rows, Selection};
+use super::{ApiError, ApiState, blocking, json, with_meta};
+
+type RawQuery = Query<Vec<(String, String)>>;
+
+pub(super) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/v1/health/node/{node}", get(node))
+        .route("/v1/health/checks/{service}", get(checks))
+        .route("/v1/health/state/{state}", get(in_state))
+        .route("/v1/health/ingress/{service}", get(ingress))
+}
+
+/// A check as `/v1/health/*` returns it: the stored row plus its instance's tags.
+fn check_row(sm: &StateMachine, c: &Check) -> Value {
+    let mut v = serde_json::to_value(c).unwrap_or(Value::Null);
+    let tags = (!c.service_id.is_empty())
+        .then(|| sm.service(&c.node, &c.service_id))
+        .flatten()
+        .map(|s| s.tags.clone())
+        .unwrap_or_default();
+    if let Value::Object(map) = &mut v {
+        map.insert("ServiceTags".into(), tags.into());
+        map.entry("Type").or_insert_with(|| "".into());
+    }
+    v
+}
+
+/// Rows of `checks` that pass `?node-meta` (their node's meta) and `?filter`.
+fn check_rows<'a>(
+    sm: &StateMachine,
+    checks: impl Iterator<Item = &'a Check>,
+    sel: &Selection,
+) -> Vec<Value> {
+    checks
+        .filter(|c| {
+            sel.node_meta.is_empty() || sm.node(&c.node).is_some_and(|n| sel.node_matches(n))
+        })
+        .map(|c| check_row(sm, c))
+        .filter(|v| sel.record_filter().is_none_or(|f| f.matches(v)))
+        .collect()
+}
+
+/// `GET /v1/health/node/{node}`: node and service checks of the node, `[]` when none.
+async fn node(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    query: RawQuery,
+) -> Result<Response, ApiError> {
+    let (params, sel) = Selection::parse(query, Rows::Records(Schema::HealthCheck))?;
+    let opts = params.query_options()?;
+    let (rows, index) = blocking::query(&state, &opts, &WatchKey::Checks, |sm| {
+        check_rows(sm, sm.node_checks(&name), &sel)
+    })
+    .await?;
+    Ok(with_meta(&state, index, json(&rows)))
+}
+
+/// `GET /v1/health/checks/{service}`: the checks of every instance of the service.
+async fn checks(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    query: RawQuery,
+) -> Result<Response, ApiError> {
+    let (params, sel) = Selection::parse(query, Rows::Records(Schema::HealthCheck))?;
+    let opts = params.query_options()?;
+    let key = WatchKey::ServiceName(name.clone());
+    let (rows, index) = blocking::query(&state, &opts, &key, |sm| {
+        let instances = sm.health_service(&name, false);
+        let mut all = Vec::new();
+        for row in &instances {
+            let own = sm.node_checks(&row.node.node).filter(|c| c.service_id == row.service.id);
+            all.extend(check_rows(sm, own, &sel));
+        }
+        all
+    })
+    .await?;
+    Ok(with_meta(&state, index, json(&rows)))
+}
+
+/// `GET /v1/health/state/{state}`: `any`, `passing`, `warning` or `critical`; 400 otherwise.
+async fn in_state(
+    State(state): State<ApiState>,
+    Path(wanted): Path<String>,
+    query: RawQuery,
+) -> Result<Response, ApiError> {
+    let status = match wanted.as_str() {
+        "any" => None,
+        "passing" => Some(HealthStatus::Passing),
+        "warning" => Some(HealthStatus::Warning),
+        "critical" => Some(HealthStatus::Critical),
+        _ => {
+            return Err(ApiError::BadRequest(format!(
+                "Bad check state {wanted:?}: must be any, passing, warning or critical"
+            )));
+        }
+    };
+    let (params, sel) = Selection::parse(query, Rows::Records(Schema::HealthCheck))?;
+    let opts = params.query_options()?;
+    let (rows, index) = blocking::query(&state, &opts, &WatchKey::Checks, |sm| {
+        let nodes: Vec<String> = sm.nodes().map(|n| n.node.clone()).collect();
+        let mut all = Vec::new();
+        for n in &nodes {
+            let checks = sm.node_checks(n).filter(|c| status.is_none_or(|s| c.status == s));
+            all.extend(check_rows(sm, checks, &sel));
+        }
+        all
+    })
+    .await?;
+    Ok(with_meta(&state, index, json(&rows)))
+}
+
+/// `GET /v1/health/ingress/{service}`: the ingress gateways exposing the service, in the
+/// `/v1/health/service` shape. Ingress gateway config entries are not among the kinds this
+/// server stores, so no gateway exposes anything and the answer is `[]`, as Consul's is for a
+/// service no ingress gateway lists.
+async fn ingress(
+    State(state): State<ApiState>,
+    Path(_name): Path<String>,
+    query: RawQuery,
+) -> Result<Response, ApiError> {
+    let (params, _sel) = Selection::parse(query, Rows::Instances)?;
+    params.bool_flag("passing")?;
+    let opts = params.query_options()?;
+    let (rows, index) =
+        blocking::query(&state, &opts, &WatchKey::ConfigEntries, |_| Vec::<Value>::new()).await?;
+    Ok(with_meta(&state, index, json(&rows)))
+}
