@@ -47,8 +47,11 @@ async fn read(
         WatchKey::ServiceName(name.clone())
     };
     let (rows, index) = blocking::query(&state, &opts, &key, |sm| {
-        let rows =
-            if connect { sm.health_connect(&name, passing) } else { sm.health_service(&name, passing) };
+        let rows = if connect {
+            sm.health_connect(&name, passing)
+        } else {
+            sm.health_service(&name, passing)
+        };
         rows.into_iter()
             .filter(|r| sel.local() && sel.node_matches(&r.node) && sel.tags_match(&r.service))
             .filter(|r| sel.instance_filter().is_none_or(|f| f.matches(&filter_instance(r))))
