@@ -26,6 +26,7 @@ mod catalog_read;
 mod chain;
 mod coordinate;
 mod config;
+mod connect_ca;
 mod health;
 mod health_read;
 mod intentions;
@@ -50,6 +51,8 @@ use openraft::async_runtime::WatchReceiver;
 use proconsul_core::config::GoDuration;
 use proconsul_core::rng::{Seed, Stream, below};
 use proconsul_core::state::Command;
+
+pub use connect_ca::with_connect_ca;
 
 /// `wait` when a blocking query gives none (Consul's `default_query_time`).
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(5 * 60);
@@ -100,6 +103,7 @@ pub fn router(node: Arc<RaftNode>, jitter_seed: u64) -> Router {
         .merge(coordinate::routes())
         .merge(chain::routes())
         .merge(intentions::routes())
+        .merge(connect_ca::routes())
         .fallback(not_found)
         .with_state(state)
 }
