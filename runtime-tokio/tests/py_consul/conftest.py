@@ -97,7 +97,8 @@ class Agent:
         self.log.close()
 
     def log_tail(self, lines: int = 40) -> str:
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         with open(self.log_path, "rb") as f:
             return b"\n".join(f.read().splitlines()[-lines:]).decode("utf-8", "replace")
 
