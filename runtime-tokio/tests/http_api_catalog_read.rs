@@ -166,3 +166,56 @@ async fn health_service_takes_tag_meta_peer_and_instance_filters() {
     assert_eq!((ingress.status, ingress.json()), (StatusCode::OK, json!([])));
     c.shutdown().await;
 }
+
+#[tokio::test]
+async fn registration_bodies_match_fields_without_case_and_checks_default_their_id() {
+    let c = Cluster::start(1).await;
+    let body = json!({"node": "n1", "address": "10.1.10.11", "datacenter": "dc1",
+        "service": {"service": "s1", "tags": ["master"]}, "check": {"name": "c1"},
+        "WriteRequest": {"Token": "ignored"}, "SkipNodeUpdate": false});
+    c.register(body).await;
+    let node = c.get("/v1/catalog/node/n1").await.json();
+    assert_eq!(node["Services"]["s1"]["Tags"], json!(["master"]), "the id defaults to the name");
+    let checks = c.get("/v1/health/node/n1").await.json();
+    assert_eq!(names(&checks, "CheckID"), ["c1"], "a check's id defaults to its name");
+    assert_eq!(checks[0]["Status"], "critical");
+    let r = c.put_json("/v1/catalog/deregister", json!({"node": "n1", "checkid": "c1"})).await;
+    assert_eq!((r.status, r.json()), (StatusCode::OK, json!(true)));
+    assert_eq!(c.get("/v1/health/node/n1").await.json(), json!([]));
+    c.shutdown().await;
+}
+
+#[tokio::test]
+async fn another_datacenter_has_no_path() {
+    let c = Cluster::start(1).await;
+    seed(&c).await;
+    for uri in [
+        "/v1/catalog/nodes?dc=dc2",
+        "/v1/catalog/services?dc=dc2",
+        "/v1/catalog/node/n1?dc=dc2",
+        "/v1/catalog/service/web?dc=dc2",
+        "/v1/health/service/web?dc=dc2",
+    ] {
+        let r = c.get(uri).await;
+        assert_eq!(
+            (r.status, r.text().as_str()),
+            (StatusCode::INTERNAL_SERVER_ERROR, "No path to datacenter"),
+            "{uri}"
+        );
+    }
+    assert_eq!(c.get("/v1/catalog/nodes?dc=dc1").await.status, StatusCode::OK);
+    let r = c
+        .put_json(
+            "/v1/catalog/register",
+            json!({"Node": "x", "Address": "10.0.0.9", "Datacenter": "dc2"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (StatusCode::INTERNAL_SERVER_ERROR, "No path to datacenter")
+    );
+    let r = c.put_json("/v1/catalog/deregister", json!({"Node": "n1", "Datacenter": "dc2"})).await;
+    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(names(&c.get("/v1/catalog/nodes").await.json(), "Node"), ["n1", "n2"]);
+    c.shutdown().await;
+}

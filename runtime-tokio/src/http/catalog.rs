@@ -11,7 +11,9 @@ use proconsul_core::state::{Check, Command, Node, Service, WatchKey};
 
 use proconsul_core::filter::Schema;
 
+use super::catalog_body::{DEREGISTER, REGISTER, Shape, canonical};
 use super::catalog_read::services_selected;
+use super::dc::{NO_PATH, is_remote};
 use super::selection::{Rows, Selection};
 use super::{ApiError, ApiState, blocking, json, with_meta, write};
 
@@ -36,16 +38,28 @@ pub(crate) struct RegisterBody {
 #[serde(rename_all = "PascalCase", default)]
 pub(crate) struct DeregisterBody {
     node: String,
+    datacenter: String,
     #[serde(rename = "ServiceID")]
     service_id: String,
     #[serde(rename = "CheckID")]
     check_id: String,
 }
 
-/// Consul decodes any body as JSON whatever its `Content-Type` (clients often send none).
-fn decoded<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::BadRequest(format!("Request decoding failed: {e}")))
+/// Consul decodes any body as JSON whatever its `Content-Type` (clients often send none),
+/// with field names matched without regard to case.
+fn decoded<T: serde::de::DeserializeOwned>(body: &[u8], shape: Shape) -> Result<T, ApiError> {
+    let failed =
+        |e: serde_json::Error| ApiError::BadRequest(format!("Request decoding failed: {e}"));
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(failed)?;
+    serde_json::from_value(canonical(value, shape)).map_err(failed)
+}
+
+/// Consul's `Catalog.Register` fix-ups: a check without an id takes its name as id.
+fn fill_check_id(mut check: Check) -> Check {
+    if check.check_id.is_empty() {
+        check.check_id = check.name.clone();
+    }
+    check
 }
 
 /// `PUT /v1/catalog/register`.
@@ -53,7 +67,10 @@ pub(crate) async fn register(
     State(state): State<ApiState>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let b: RegisterBody = decoded(&body)?;
+    let b: RegisterBody = decoded(&body, REGISTER)?;
+    if is_remote(&state, &b.datacenter) {
+        return Err(ApiError::Internal(NO_PATH.into()));
+    }
     let node = Node {
         id: b.id,
         node: b.node,
@@ -63,7 +80,7 @@ pub(crate) async fn register(
         meta: b.node_meta,
         ..Node::default()
     };
-    let checks = b.check.into_iter().chain(b.checks).collect();
+    let checks = b.check.into_iter().chain(b.checks).map(fill_check_id).collect();
     let ok = write(&state, Command::Register { node, service: b.service, checks }).await?;
     Ok(json(&ok))
 }
@@ -74,7 +91,10 @@ pub(crate) async fn deregister(
     State(state): State<ApiState>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let b: DeregisterBody = decoded(&body)?;
+    let b: DeregisterBody = decoded(&body, DEREGISTER)?;
+    if is_remote(&state, &b.datacenter) {
+        return Err(ApiError::Internal(NO_PATH.into()));
+    }
     if b.node.is_empty() {
         return Err(ApiError::BadRequest("Missing node name".into()));
     }

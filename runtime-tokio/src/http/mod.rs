@@ -19,14 +19,16 @@
 //! `X-Consul-LastContact` (0 on the leader; openraft exposes no follower-side contact age, so
 //! a follower also reports 0).
 
-mod blocking;
 mod autopilot;
+mod blocking;
 mod catalog;
+mod catalog_body;
 mod catalog_read;
 mod chain;
-mod coordinate;
 mod config;
 mod connect_ca;
+mod coordinate;
+mod dc;
 mod health;
 mod health_read;
 mod intentions;
@@ -105,6 +107,7 @@ pub fn router(node: Arc<RaftNode>, jitter_seed: u64) -> Router {
         .merge(intentions::routes())
         .merge(connect_ca::routes())
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), dc::only_local))
         .with_state(state)
 }
 
