@@ -15,6 +15,7 @@
 
 pub mod ca_manager;
 pub mod ca_signer;
+pub mod checks;
 pub mod cli;
 pub mod http;
 pub mod raft;
