@@ -17,6 +17,7 @@ pub mod ca_manager;
 pub mod ca_signer;
 pub mod checks;
 pub mod cli;
+pub mod dns;
 pub mod http;
 pub mod raft;
 pub mod tls;
