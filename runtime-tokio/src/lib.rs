@@ -13,6 +13,7 @@
 //! Still to come: gossip, health checks, the agent cache and proxy manager, `agent -dev`.
 #![forbid(unsafe_code)]
 
+pub mod agent;
 pub mod ca_manager;
 pub mod ca_signer;
 pub mod checks;

@@ -13,6 +13,7 @@
 //! only for "denied", as `consul intention check` does. Usage errors therefore exit 1 rather
 //! than clap's usual 2, so a mistyped flag can never pass for a denial.
 
+mod agent_cmd;
 mod check;
 mod config_cmd;
 mod connect_envoy;
@@ -37,6 +38,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run an agent: a server (-server), a client, or both in memory (-dev).
+    ///
+    /// Consul's flags: -dev, -server, -bootstrap-expect N, -datacenter, -node, -data-dir,
+    /// -bind, -client, -retry-join, -http-port, -grpc-port, -dns-port, -server-port,
+    /// -serf-lan-port, -serf-wan-port, -config-file, -config-dir. Runs until SIGINT/SIGTERM
+    /// or `PUT /v1/agent/leave`.
+    Agent(Box<agent_cmd::AgentArgs>),
     /// Validate config entries and compile discovery chains, offline.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -118,6 +126,11 @@ pub fn main() -> ExitCode {
             return if e.use_stderr() { Exit::Failure } else { Exit::Success }.into();
         }
     };
+    if let Command::Agent(args) = &cli.command {
+        // A long-running process whose tasks log to stderr from other threads: it must not
+        // hold the stdio locks the other commands take.
+        return agent_cmd::agent(args).into();
+    }
     let (stdout, stderr) = (io::stdout(), io::stderr());
     let (mut out, mut err) = (stdout.lock(), stderr.lock());
     match run(cli, &mut out, &mut err).and_then(|exit| out.flush().map(|()| exit)) {
@@ -160,6 +173,9 @@ fn consul_style_flags(
 
 fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<Exit> {
     match cli.command {
+        // `main` runs the agent before taking the stdio locks; this arm only serves callers
+        // of `run` that pass an agent command anyway.
+        Command::Agent(args) => Ok(agent_cmd::agent(&args)),
         Command::Config(ConfigCommand::Validate(args)) => config_cmd::validate(&args, out),
         Command::Config(ConfigCommand::Compile(args)) => config_cmd::compile(&args, out, err),
         Command::Intention(IntentionCommand::Check(args)) => intention_cmd::check(&args, out, err),

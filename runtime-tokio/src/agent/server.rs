@@ -1,0 +1,203 @@
+//! The server half of an agent: raft over redb with the server RPC, bootstrap, and the
+//! duties only the leader has (the CA, registering the servers' `consul` service).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use openraft::BasicNode;
+use openraft::async_runtime::WatchReceiver;
+use proconsul_core::ca::{IssuedCert, Requester};
+use proconsul_core::ids::TrustDomain;
+use proconsul_core::state::{Check, Command, HealthStatus, Node, Service};
+use tokio::net::TcpListener;
+
+use super::LeafSigner;
+use crate::ca_manager::CaManager;
+
+use super::{Agent, AgentError, AgentOptions, spawn};
+use crate::raft::rpc::{Forwarder, RaftRpcService, RpcNetwork, RpcServer};
+use crate::raft::{NodeId, RaftNode, open_database, open_in_memory_database};
+
+/// Leaves from this server's CA.
+pub(super) struct LocalSigner {
+    pub(super) raft: Arc<RaftNode>,
+    pub(super) ca: Arc<CaManager>,
+}
+
+impl LeafSigner for LocalSigner {
+    fn sign(&self, csr_der: Vec<u8>, service: String) -> BoxFuture<'_, Result<IssuedCert, String>> {
+        Box::pin(async move {
+            let requester = Requester::Services(BTreeSet::from([service]));
+            let issued = self
+                .ca
+                .sign(&csr_der, &requester, self.ca.now())
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(issued.cert)
+        })
+    }
+
+    fn active_root(&self) -> Option<(TrustDomain, String)> {
+        let state = self.raft.state().read();
+        let roots = state.machine.ca_roots()?;
+        Some((TrustDomain::new(&roots.trust_domain).ok()?, roots.active_root_id.clone()))
+    }
+
+    fn on_leadership(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move { self.ca.establish(self.ca.now()).await.map_err(|e| e.to_string()) })
+    }
+}
+
+/// Bound on every raft write and consistent read.
+const RAFT_DEADLINE: Duration = Duration::from_secs(5);
+/// Bound on connecting to another server.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The raft id of a server: the first 8 bytes of its node id (a UUID), never 0.
+pub(crate) fn raft_id(node_id: &str) -> NodeId {
+    let hex: String = node_id.chars().filter(char::is_ascii_hexdigit).take(16).collect();
+    let id = u64::from_str_radix(&hex, 16).unwrap_or(0);
+    if id == 0 { 1 } else { id }
+}
+
+/// Starts raft and the server RPC. A server that expects only itself bootstraps at once.
+pub(super) async fn start_raft(
+    opts: &AgentOptions,
+    node: &Node,
+) -> Result<(Arc<RaftNode>, RpcServer), AgentError> {
+    let raft_err = |e: &dyn std::fmt::Display| AgentError::Raft(e.to_string());
+    let db = match opts.raft_db_path() {
+        Some(path) if !opts.dev => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| raft_err(&e))?;
+            }
+            open_database(&path).map_err(|e| raft_err(&e))?
+        }
+        _ => open_in_memory_database().map_err(|e| raft_err(&e))?,
+    };
+    let m = u64::from(opts.raft_multiplier);
+    let config = openraft::Config {
+        cluster_name: opts.datacenter.to_string(),
+        heartbeat_interval: 50 * m,
+        election_timeout_min: 150 * m,
+        election_timeout_max: 300 * m,
+        ..Default::default()
+    }
+    .validate()
+    .map_err(|e| raft_err(&e))?;
+    let addr = SocketAddr::new(opts.bind, opts.server_port);
+    let listener = TcpListener::bind(addr).await.map_err(|error| AgentError::Bind {
+        what: "server RPC",
+        addr,
+        error,
+    })?;
+    let bound = listener.local_addr().map_err(|e| raft_err(&e))?;
+    let advertised = SocketAddr::new(opts.advertise, bound.port());
+    let id = raft_id(&node.id);
+    let raft = RaftNode::start(
+        id,
+        Arc::new(config),
+        db,
+        opts.datacenter.clone(),
+        RpcNetwork::new(id, CONNECT_TIMEOUT),
+        RAFT_DEADLINE,
+    )
+    .await
+    .map_err(|e| raft_err(&e))?
+    .with_write_forwarding(Forwarder::new(CONNECT_TIMEOUT));
+    let rpc = RpcServer::serve(listener, RaftRpcService::new(raft.raft().clone(), raft.deadline()))
+        .map_err(|e| raft_err(&e))?;
+    if opts.bootstrap_expect == 1
+        && !raft.raft().is_initialized().await.map_err(|e| raft_err(&e))?
+    {
+        let members = BTreeMap::from([(id, BasicNode::new(advertised.to_string()))]);
+        raft.raft().initialize(members).await.map_err(|e| raft_err(&e))?;
+    }
+    Ok((Arc::new(raft), rpc))
+}
+
+/// Waits until this server knows a leader (or `timeout` passes).
+pub(super) async fn wait_for_leader(raft: &RaftNode, timeout: Duration) -> bool {
+    let mut metrics = raft.raft().metrics();
+    tokio::time::timeout(timeout, async {
+        loop {
+            if metrics.borrow_watched().current_leader.is_some() {
+                return;
+            }
+            if metrics.changed().await.is_err() {
+                return;
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
+/// The `consul` service every server has in the catalog, and its node's `serfHealth`.
+fn server_registration(agent: &Agent) -> Command {
+    let port = agent.addrs().server.map_or(agent.opts.server_port, |a| a.port());
+    let mut meta = BTreeMap::new();
+    meta.insert("raft_version".to_owned(), "3".to_owned());
+    meta.insert("serf_protocol_current".to_owned(), "2".to_owned());
+    meta.insert("version".to_owned(), super::CONSUL_COMPATIBLE_VERSION.to_owned());
+    Command::Register {
+        node: agent.node.clone(),
+        service: Some(Service {
+            id: "consul".into(),
+            service: "consul".into(),
+            port,
+            meta,
+            ..Service::default()
+        }),
+        checks: vec![Check {
+            check_id: proconsul_core::agent::local::SERF_HEALTH.into(),
+            name: "Serf Health Status".into(),
+            status: HealthStatus::Passing,
+            output: "Agent alive and reachable".into(),
+            ..Check::default()
+        }],
+    }
+}
+
+/// While this server leads: make sure the CA exists and the servers are registered.
+pub(super) fn spawn_leader_duties(agent: Arc<Agent>, raft: Arc<RaftNode>) {
+    spawn(async move {
+        let mut stop = agent.shutdown.subscribe();
+        let mut metrics = raft.raft().metrics();
+        let mut done_for_term: Option<u64> = None;
+        loop {
+            let m = metrics.borrow_watched().clone();
+            let leading = m.current_leader == Some(raft.id());
+            if leading && done_for_term != Some(m.current_term) {
+                let ok = leader_duties(&agent, &raft).await;
+                if ok {
+                    done_for_term = Some(m.current_term);
+                }
+            }
+            tokio::select! {
+                biased;
+                _ = stop.wait_for(|s| *s) => return,
+                r = metrics.changed() => if r.is_err() { return },
+                // Retry failed duties.
+                _ = tokio::time::sleep(Duration::from_secs(1)), if leading && done_for_term != Some(m.current_term) => {}
+            }
+        }
+    });
+}
+
+async fn leader_duties(agent: &Agent, raft: &RaftNode) -> bool {
+    if let Err(e) = agent.leaves.signer().on_leadership().await {
+        tracing::warn!("CA initialization: {e}");
+        return false;
+    }
+    match raft.write(server_registration(agent)).await {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::warn!("registering this server in the catalog: {e}");
+            false
+        }
+    }
+}
