@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 pub mod agent;
+pub mod api_client;
 pub mod ca_manager;
 pub mod ca_signer;
 pub mod checks;

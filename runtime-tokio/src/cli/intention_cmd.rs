@@ -19,12 +19,14 @@ use super::{Exit, check, files};
 #[derive(Debug, Args)]
 pub(super) struct CheckArgs {
     /// service-intentions entries: an .hcl file, a .json object or array, or a directory
-    /// of them. Repeat for more.
-    #[arg(long = "intentions", value_name = "FILE", required = true)]
+    /// of them. Repeat for more. Without it, the agent at -http-addr decides.
+    #[arg(long = "intentions", value_name = "FILE")]
     intentions: Vec<PathBuf>,
-    /// Decision when no intention matches (the ACL default policy).
-    #[arg(long, value_name = "POLICY", value_enum, default_value_t = Policy::Allow)]
-    default_policy: Policy,
+    /// With --intentions: the decision when no intention matches [default: allow].
+    #[arg(long, value_name = "POLICY", value_enum)]
+    default_policy: Option<Policy>,
+    #[command(flatten)]
+    http: super::http_flags::HttpFlags,
     /// Caller: a service name (default namespace) or a full spiffe:// URI.
     #[arg(value_name = "SOURCE")]
     source: String,
@@ -56,6 +58,16 @@ pub(super) fn check(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> io::Result<Exit> {
+    if args.intentions.is_empty() {
+        if args.default_policy.is_some() {
+            // The agent applies its own configured default; silently ignoring ours would
+            // answer a different question than the one asked.
+            writeln!(err, "error: --default-policy needs --intentions (the agent uses its own)")?;
+            return Ok(Exit::Failure);
+        }
+        let (source, destination) = (&args.source, args.destination.as_str());
+        return super::intention_api::check(&args.http, source, destination, out, err);
+    }
     let checked = check::accept_alone(files::load(&args.intentions));
     if !checked.problems.is_empty() {
         report(&checked.problems, err)?;
@@ -81,7 +93,8 @@ pub(super) fn check(
         }
     };
     let intentions = Intention::all(&checked.entries);
-    match authorize(&intentions, &source, &args.destination, args.default_policy.into()) {
+    let default_policy = args.default_policy.unwrap_or(Policy::Allow).into();
+    match authorize(&intentions, &source, &args.destination, default_policy) {
         Ok(decision) if decision.authorized => {
             writeln!(out, "Allowed: {}", decision.reason)?;
             Ok(Exit::Success)

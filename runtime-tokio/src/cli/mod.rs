@@ -1,7 +1,7 @@
 //! The `proconsul` command line (clap derive).
 //!
-//! Only offline commands exist so far; they read files, call core's pure functions and
-//! print, so operators can check config in CI before it ever reaches a cluster:
+//! Offline commands read files, call core's pure functions and print, so operators can
+//! check config in CI before it ever reaches a cluster:
 //!
 //! ```text
 //! proconsul config validate  FILE...             entries alone, then as consecutive writes
@@ -9,17 +9,33 @@
 //! proconsul intention check  --intentions F S D  Allowed/Denied with Consul's reason
 //! ```
 //!
+//! The rest talk to an agent's HTTP API (`-http-addr`, `PROCONSUL_HTTP_ADDR`,
+//! `CONSUL_HTTP_ADDR`) with the consul CLI's flags, output and messages: `members`,
+//! `catalog services`, `services register|deregister`, `config write|read|list|delete`,
+//! `intention create|delete|list|check`, `connect ca get-config|set-config`, `leave`,
+//! `kv get|put|delete`.
+//!
 //! Exit codes are a contract scripts rely on: 0 success (or "allowed"), 1 any error, and 2
 //! only for "denied", as `consul intention check` does. Usage errors therefore exit 1 rather
 //! than clap's usual 2, so a mistyped flag can never pass for a denial.
 
 mod agent_cmd;
+mod catalog_cmd;
 mod check;
+mod columns;
+mod config_api;
 mod config_cmd;
+mod connect_ca;
 mod connect_envoy;
 mod files;
+mod http_flags;
+mod intention_api;
 mod intention_cmd;
+mod kv_cmd;
+mod leave_cmd;
+mod members_cmd;
 mod problem;
+mod services_cmd;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -45,15 +61,28 @@ enum Command {
     /// -serf-lan-port, -serf-wan-port, -config-file, -config-dir. Runs until SIGINT/SIGTERM
     /// or `PUT /v1/agent/leave`.
     Agent(Box<agent_cmd::AgentArgs>),
-    /// Validate config entries and compile discovery chains, offline.
+    /// Manage config entries on a cluster, or validate and compile them offline.
     #[command(subcommand)]
     Config(ConfigCommand),
-    /// Evaluate intentions offline.
+    /// Manage intentions on a cluster, or evaluate them offline.
     #[command(subcommand)]
     Intention(IntentionCommand),
     /// Run or configure Connect proxies.
     #[command(subcommand)]
     Connect(ConnectCommand),
+    /// Read and write the KV store.
+    #[command(subcommand)]
+    Kv(kv_cmd::KvCommand),
+    /// Query the catalog.
+    #[command(subcommand)]
+    Catalog(catalog_cmd::CatalogCommand),
+    /// Register and deregister services with the local agent.
+    #[command(subcommand)]
+    Services(services_cmd::ServicesCommand),
+    /// List the members of the agent's gossip pool.
+    Members(members_cmd::MembersArgs),
+    /// Make the agent leave the cluster gracefully and shut down.
+    Leave(leave_cmd::LeaveArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -64,6 +93,9 @@ enum ConnectCommand {
     /// static `local_agent` cluster. With -bootstrap it is printed instead. Arguments after
     /// `--` go to Envoy. Consul's single-dash flags (`-sidecar-for web`) work.
     Envoy(Box<connect_envoy::EnvoyArgs>),
+    /// Show or change the Connect CA configuration.
+    #[command(subcommand)]
+    Ca(connect_ca::CaCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,16 +114,22 @@ enum ConfigCommand {
     /// 1). The chain is printed as `{"Chain": {...}}`, the shape of Consul's
     /// `GET /v1/discovery-chain/:service`.
     Compile(config_cmd::CompileArgs),
+    #[command(flatten)]
+    Api(config_api::ConfigApiCommand),
 }
 
 #[derive(Debug, Subcommand)]
 enum IntentionCommand {
     /// Decide whether SOURCE may connect to DESTINATION (exit 0 allowed, 2 denied).
     ///
-    /// Prints `Allowed: <reason>` or `Denied: <reason>` with Consul's reason, as
-    /// `/v1/agent/connect/authorize` gives it. L7 intentions deny at connection level. Bad
-    /// files or a SOURCE that is not a service identity exit 1.
+    /// With --intentions, decides from those files offline and prints `Allowed: <reason>`
+    /// or `Denied: <reason>` with Consul's reason, as `/v1/agent/connect/authorize` gives
+    /// it. L7 intentions deny at connection level. Bad files or a SOURCE that is not a
+    /// service identity exit 1. Without --intentions, asks the agent
+    /// (`/v1/connect/intentions/check`) and prints `Allowed` or `Denied`.
     Check(intention_cmd::CheckArgs),
+    #[command(flatten)]
+    Api(intention_api::IntentionApiCommand),
 }
 
 /// How a command ended; the process exit code follows from it.
@@ -180,6 +218,14 @@ fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<Exit> {
         Command::Config(ConfigCommand::Compile(args)) => config_cmd::compile(&args, out, err),
         Command::Intention(IntentionCommand::Check(args)) => intention_cmd::check(&args, out, err),
         Command::Connect(ConnectCommand::Envoy(args)) => connect_envoy::envoy(&args, out, err),
+        Command::Config(ConfigCommand::Api(cmd)) => config_api::run(&cmd, out, err),
+        Command::Intention(IntentionCommand::Api(cmd)) => intention_api::run(&cmd, out, err),
+        Command::Connect(ConnectCommand::Ca(cmd)) => connect_ca::run(&cmd, out, err),
+        Command::Kv(cmd) => kv_cmd::run(&cmd, out, err),
+        Command::Catalog(cmd) => catalog_cmd::run(&cmd, out, err),
+        Command::Services(cmd) => services_cmd::run(&cmd, out, err),
+        Command::Members(args) => members_cmd::members(&args, out, err),
+        Command::Leave(args) => leave_cmd::leave(&args, out, err),
     }
 }
 
