@@ -235,3 +235,55 @@ async fn read_answer(response: Response<Incoming>, follow: bool, body_limit: usi
     }
     Answer { status, reason, location, body_tail }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uri(s: &str) -> Uri {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn redirect_locations_resolve_like_a_browser() {
+        let base = uri("http://a:8080/x/y?q=1");
+        let cases = [
+            ("https://b/z", "https://b/z"),
+            ("//c:9/w", "http://c:9/w"),
+            ("/root", "http://a:8080/root"),
+            ("sibling?k=v", "http://a:8080/x/sibling?k=v"),
+        ];
+        for (location, want) in cases {
+            assert_eq!(resolve(&base, location).unwrap(), uri(want), "{location}");
+        }
+        assert_eq!(resolve(&uri("http://a"), "here").unwrap(), uri("http://a/here"));
+    }
+
+    #[test]
+    fn urls_need_an_http_scheme_and_a_host() {
+        assert!(parse_url("http://127.0.0.1:8500/v1/status/leader").is_ok());
+        assert_eq!(parse_url("ftp://a/b").unwrap_err(), "unsupported protocol scheme \"ftp\"");
+        assert_eq!(parse_url("/health").unwrap_err(), "parse \"/health\": missing protocol scheme");
+        assert!(parse_url("http://").is_err());
+    }
+
+    #[test]
+    fn consuls_host_header_overrides_the_url_authority() {
+        let exchange = Exchange {
+            target: uri("http://10.0.0.1:8080/health?full=1"),
+            method: Method::GET,
+            headers: vec![("Host", "web.internal"), ("X-Check", "1")],
+            body: Bytes::new(),
+        };
+        let request = build_request(&exchange).unwrap();
+        assert_eq!(request.uri(), "/health?full=1");
+        assert_eq!(request.headers()[HOST], "web.internal");
+        let exchange = Exchange { headers: vec![], ..exchange };
+        assert_eq!(build_request(&exchange).unwrap().headers()[HOST], "10.0.0.1:8080");
+        let bad = Exchange { headers: vec![("Bad Header", "x")], ..exchange };
+        assert_eq!(
+            build_request(&bad).unwrap_err(),
+            "net/http: invalid header field name \"Bad Header\""
+        );
+    }
+}

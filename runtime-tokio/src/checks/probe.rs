@@ -74,3 +74,23 @@ pub(super) fn io_text(e: &io::Error) -> String {
 fn go_duration(d: Duration) -> String {
     GoDuration::from_nanos(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)).to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn os_errors_read_like_go_dial_errors() {
+        let refused = io::Error::from_raw_os_error(111);
+        assert_eq!(io_text(&refused), "connect: connection refused");
+        let custom = io::Error::other("failed to lookup address information");
+        assert_eq!(io_text(&custom), "failed to lookup address information");
+    }
+
+    #[test]
+    fn timeouts_print_as_go_durations() {
+        assert_eq!(go_duration(Duration::from_secs(10)), "10s");
+        assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
+    }
+}
