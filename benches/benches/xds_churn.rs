@@ -2,7 +2,11 @@
 //! 10-50 upstreams. `one_endpoint_change` is the whole incremental path for one instance
 //! change: find the affected proxies, rebuild only their load assignments for that target,
 //! hash, diff against what each proxy has, and encode what changed. `full_endpoint_rebuild`
-//! rebuilds one load assignment per service (10,000), and `full_sidecar_50_upstreams`
+//! rebuilds (builds and hashes) every load assignment of the shared endpoint table from its
+//! instances: one per service, 10,000. `full_endpoint_rebuild_from_snapshots` does the same
+//! work the per-snapshot way, walking a subscriber's chain for each service, and
+//! `one_endpoint_change_shared` is the incremental path through the table (rebuild and
+//! encode once, hand the same `Arc` to every subscriber). `full_sidecar_50_upstreams`
 //! generates every resource of one sidecar with 50 upstreams.
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -36,8 +40,29 @@ fn endpoint_change(f: &mut ChurnFixture, s: usize, bump: u16) -> usize {
     changed
 }
 
+/// The same change through the shared table: one rebuild and one encoding, then the same
+/// `Arc` into every subscriber's resources. Returns how many subscribers got it.
+fn shared_endpoint_change(f: &mut ChurnFixture, target: &str, s: usize, bump: u16) -> usize {
+    let mut delivered = 0;
+    for row in f.table.set_instances(target, instances(s, bump)) {
+        let v = f.table.assignment(row).expect("changed rows are live");
+        std::hint::black_box(v.resource.encode_any());
+        for proxy in f.table.subscribers(row) {
+            let current =
+                f.resources[f.position[proxy]].entry(TypeUrl::ClusterLoadAssignment).or_default();
+            current.insert(v.resource.name().to_owned(), v.clone());
+            delivered += 1;
+        }
+    }
+    delivered
+}
+
 fn bench(c: &mut Criterion) {
     let mut f = churn_fixture(10_000, 1_000);
+    for (snap, set) in f.snapshots.iter().zip(&f.resources) {
+        let shared = f.table.assignments(&snap.proxy_id).expect("subscribed");
+        assert_eq!(shared, set[&TypeUrl::ClusterLoadAssignment], "{}", snap.proxy_id);
+    }
     let busy = (0..10_000)
         .max_by_key(|&s| f.index.subscribers(&f.chains[s].service_name).count())
         .expect("services");
@@ -58,7 +83,15 @@ fn bench(c: &mut Criterion) {
         .map(|sub| (f.position[&sub.proxy_id], sub.upstream, sub.target_id.clone()))
         .collect();
     assert_eq!(owners.len(), 10_000, "every service has a subscriber");
+    assert_eq!(f.table.len(), 10_000, "one shared assignment per service");
     group.bench_function("full_endpoint_rebuild", |b| {
+        b.iter(|| {
+            let rebuild = f.table.rebuild_all();
+            assert_eq!(rebuild.rebuilt, 10_000);
+            assert!(rebuild.changed.is_empty(), "the instances did not change");
+        })
+    });
+    group.bench_function("full_endpoint_rebuild_from_snapshots", |b| {
         b.iter(|| {
             let mut n = 0;
             for (p, u, target) in &owners {
@@ -74,6 +107,15 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let snap = &f.snapshots[p0];
             generate_target_endpoints(snap, &snap.upstreams[u0], &t0)
+        })
+    });
+    let mut bump = 0u16;
+    let target = f.chains[busy].targets.keys().next().expect("a target").clone();
+    group.bench_function("one_endpoint_change_shared", |b| {
+        b.iter(|| {
+            bump = 1 - bump;
+            let changed = shared_endpoint_change(&mut f, &target, busy, bump);
+            assert_eq!(changed, subscribers, "every subscriber gets exactly one changed resource");
         })
     });
     let fifty: Vec<usize> = (0..50).map(|j| j * 199).collect();

@@ -1,5 +1,7 @@
 //! PERF.md W3 workload: 10,000 services with 3 instances each and 1,000 sidecars with 10 to
 //! 50 upstreams each (30 on average), default discovery chains, built deterministically.
+//! Every sidecar is also subscribed to one shared [`EndpointTable`] fed with the same
+//! instances, so the shared path and the per-snapshot path run over the same data.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,7 +11,7 @@ use proconsul_core::discovery_chain::{CompiledChain, compile};
 use proconsul_core::ids::{Datacenter, Namespace, ServiceName, TrustDomain};
 use proconsul_core::intentions::DefaultPolicy;
 use proconsul_core::xds::ResourceSet;
-use proconsul_core::xds::generate::generate;
+use proconsul_core::xds::generate::{EndpointTable, generate};
 use proconsul_core::xds::model::Resource;
 use proconsul_core::xds::snapshot::{
     Endpoint, GatewayEndpoints, HostPort, LeafCert, Protocol, ProxySnapshot, UpstreamSnapshot,
@@ -28,6 +30,8 @@ pub struct ChurnFixture {
     pub position: BTreeMap<String, usize>,
     /// One chain per service.
     pub chains: Vec<Arc<CompiledChain>>,
+    /// Every sidecar's load assignments, shared: equal to those in `resources`.
+    pub table: EndpointTable,
 }
 
 fn service_name(i: usize) -> String {
@@ -123,5 +127,21 @@ pub fn churn_fixture(services: usize, sidecars: usize) -> ChurnFixture {
         index.insert(s);
     }
     let position = snapshots.iter().enumerate().map(|(i, s)| (s.proxy_id.clone(), i)).collect();
-    ChurnFixture { snapshots, resources, index, position, chains }
+    let table = endpoint_table(&snapshots, &chains);
+    ChurnFixture { snapshots, resources, index, position, chains, table }
+}
+
+/// The shared table of the fixture: each service's instances set once (the catalog), then
+/// every sidecar subscribed.
+fn endpoint_table(snapshots: &[ProxySnapshot], chains: &[Arc<CompiledChain>]) -> EndpointTable {
+    let mut table = EndpointTable::new();
+    for (s, chain) in chains.iter().enumerate() {
+        for target in chain.targets.keys() {
+            table.set_instances(target, instances(s, 0));
+        }
+    }
+    for snap in snapshots {
+        table.subscribe(snap);
+    }
+    table
 }

@@ -26,10 +26,15 @@ pub struct ContentHash(pub [u8; 16]);
 impl ContentHash {
     /// 32 lowercase hex digits.
     pub fn to_hex(&self) -> String {
-        let mut out = String::with_capacity(32);
-        for b in self.0 {
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0xf)]));
+        let digits = self.hex_digits();
+        std::str::from_utf8(&digits).expect("hex digits are ASCII").to_owned()
+    }
+
+    fn hex_digits(&self) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        for (pair, b) in out.chunks_exact_mut(2).zip(self.0) {
+            pair[0] = HEX[usize::from(b >> 4)];
+            pair[1] = HEX[usize::from(b & 0xf)];
         }
         out
     }

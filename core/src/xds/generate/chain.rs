@@ -6,7 +6,9 @@ use super::names::{customize_cluster_name, failover_cluster_name};
 use crate::config::{GoDuration, MeshGatewayMode};
 use crate::discovery_chain::{ChainNode, ChainTarget, CompiledChain, NodeType};
 use crate::xds::model::{HealthStatus, LbEndpoint, LbPolicy, SocketAddress};
-use crate::xds::snapshot::{CheckHealth, Endpoint, ProxySnapshot, UpstreamSnapshot};
+use crate::xds::snapshot::{
+    CheckHealth, Endpoint, GatewayEndpoints, ProxySnapshot, UpstreamSnapshot,
+};
 
 /// The clusters one resolver node turns into.
 pub(crate) struct ResolverClusters<'c> {
@@ -87,44 +89,95 @@ pub(crate) fn gateway_mode(
         .unwrap_or_default()
 }
 
-/// The endpoints of one target's cluster (Consul's `makeLoadAssignmentEndpointGroup`).
+/// Where one target's cluster takes its endpoints from, as decided for one proxy and
+/// upstream (Consul's `makeLoadAssignmentEndpointGroup`). It depends on the chain and the
+/// gateway modes only, never on instances, so it is decided once per subscription and an
+/// instance change only re-runs [`build_endpoints`].
 ///
 /// Same datacenter, or another one in mode `none`: the instances themselves (their WAN
 /// address across datacenters). Another datacenter in mode `local`: this datacenter's
 /// gateways at their LAN address; mode `remote`: the target datacenter's gateways at their
 /// WAN address. Through gateways the health of every endpoint is the target's overall
 /// health (healthy iff any instance is), since the gateway itself says nothing about it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum EndpointSource {
+    /// The target's instances, at their WAN address when dialled from another datacenter.
+    Instances {
+        /// The target is in another datacenter than the proxy.
+        from_other_dc: bool,
+        /// `OnlyPassing` subset: warning instances are unhealthy.
+        only_passing: bool,
+    },
+    /// This datacenter's mesh gateways, at their LAN address (mode `local`).
+    LocalGateways {
+        /// `OnlyPassing` subset, for the target's overall health.
+        only_passing: bool,
+    },
+    /// The target datacenter's mesh gateways, at their WAN address (mode `remote`).
+    RemoteGateways {
+        /// The target's datacenter.
+        datacenter: String,
+        /// `OnlyPassing` subset, for the target's overall health.
+        only_passing: bool,
+    },
+}
+
+/// How `upstream` of `snap` reaches `target`.
+pub(crate) fn endpoint_source(
+    snap: &ProxySnapshot,
+    upstream: &UpstreamSnapshot,
+    target: &ChainTarget,
+) -> EndpointSource {
+    let only_passing = target.subset.only_passing;
+    let from_other_dc = target.datacenter != snap.datacenter.as_str();
+    match gateway_mode(snap, upstream, target) {
+        _ if !from_other_dc => EndpointSource::Instances { from_other_dc, only_passing },
+        MeshGatewayMode::Local => EndpointSource::LocalGateways { only_passing },
+        MeshGatewayMode::Remote => {
+            EndpointSource::RemoteGateways { datacenter: target.datacenter.clone(), only_passing }
+        }
+        MeshGatewayMode::None | MeshGatewayMode::Default => {
+            EndpointSource::Instances { from_other_dc, only_passing }
+        }
+    }
+}
+
+/// The endpoints of one target's cluster from `source`, the target's `instances` and the
+/// mesh `gateways` known to the proxy.
+pub(crate) fn build_endpoints(
+    source: &EndpointSource,
+    instances: &[Endpoint],
+    gateways: &GatewayEndpoints,
+) -> Vec<LbEndpoint> {
+    let (gws, wan, only_passing) = match source {
+        EndpointSource::Instances { from_other_dc, only_passing } => {
+            return instances
+                .iter()
+                .map(|e| lb_endpoint(e, *from_other_dc, *only_passing, None))
+                .collect();
+        }
+        EndpointSource::LocalGateways { only_passing } => {
+            (gateways.local.as_slice(), false, *only_passing)
+        }
+        EndpointSource::RemoteGateways { datacenter, only_passing } => {
+            let remote = gateways.remote.iter().find(|(dc, _)| dc.as_str() == datacenter);
+            (remote.map_or(&[][..], |(_, eps)| eps.as_slice()), true, *only_passing)
+        }
+    };
+    let healthy =
+        instances.iter().any(|e| health_and_weight(e, only_passing).0 == HealthStatus::Healthy);
+    let overall = if healthy { HealthStatus::Healthy } else { HealthStatus::Unhealthy };
+    gws.iter().map(|e| lb_endpoint(e, wan, false, Some(overall))).collect()
+}
+
+/// The endpoints of one target's cluster, as `snap` and `upstream` see it.
 pub(crate) fn target_endpoints(
     snap: &ProxySnapshot,
     upstream: &UpstreamSnapshot,
     target: &ChainTarget,
 ) -> Vec<LbEndpoint> {
     let instances = upstream.endpoints.get(&target.id).map(Vec::as_slice).unwrap_or(&[]);
-    let only_passing = target.subset.only_passing;
-    let other_dc = target.datacenter != snap.datacenter.as_str();
-    let gateways = match gateway_mode(snap, upstream, target) {
-        _ if !other_dc => None,
-        MeshGatewayMode::Local => Some((snap.gateways.local.as_slice(), false)),
-        MeshGatewayMode::Remote => Some((
-            snap.gateways
-                .remote
-                .iter()
-                .find(|(dc, _)| dc.as_str() == target.datacenter)
-                .map_or(&[][..], |(_, eps)| eps.as_slice()),
-            true,
-        )),
-        MeshGatewayMode::None | MeshGatewayMode::Default => None,
-    };
-    match gateways {
-        None => instances.iter().map(|e| lb_endpoint(e, other_dc, only_passing, None)).collect(),
-        Some((gws, wan)) => {
-            let healthy = instances
-                .iter()
-                .any(|e| health_and_weight(e, only_passing).0 == HealthStatus::Healthy);
-            let overall = if healthy { HealthStatus::Healthy } else { HealthStatus::Unhealthy };
-            gws.iter().map(|e| lb_endpoint(e, wan, false, Some(overall))).collect()
-        }
-    }
+    build_endpoints(&endpoint_source(snap, upstream, target), instances, &snap.gateways)
 }
 
 /// One endpoint as Envoy sees it, at its best address for where it is dialled from.

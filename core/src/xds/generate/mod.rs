@@ -25,6 +25,7 @@ mod mesh_gateway;
 mod names;
 mod rbac;
 mod routes;
+mod table;
 
 use std::cell::OnceCell;
 use std::collections::BTreeMap;
@@ -37,6 +38,7 @@ use super::{ResourceSet, TypeUrl, Versioned};
 
 pub use names::customize_cluster_name;
 pub use rbac::intention_rbac;
+pub use table::{AssignmentId, EndpointTable, Rebuild};
 
 /// The types generation produces, in push order.
 pub const GENERATED_TYPES: [TypeUrl; 4] = [

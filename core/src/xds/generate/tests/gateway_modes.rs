@@ -16,7 +16,7 @@ const DB_DC2: &str = "db.default.dc2.internal.11111111-2222-3333-4444-5555555555
 
 /// web in dc1 with upstream `db?dc=dc2`: db instances in dc2 (LAN 10.0.2.x, WAN 198.19.x),
 /// gateways in dc1 (LAN 10.10.1.x:8443) and dc2 (WAN 198.18.1.x:443).
-fn dc2_upstream(mode: MeshGatewayMode) -> ProxySnapshot {
+pub(super) fn dc2_upstream(mode: MeshGatewayMode) -> ProxySnapshot {
     let mut snap = sidecar("web", Protocol::Tcp);
     let mut up = upstream("db", chain(&crate::config::ConfigEntries::new(), "db", "dc2"), 9191);
     up.datacenter = Some(dc("dc2"));
