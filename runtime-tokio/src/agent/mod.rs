@@ -60,6 +60,9 @@ pub enum AgentError {
     /// Raft could not start.
     #[error("raft: {0}")]
     Raft(String),
+    /// A setting is unusable.
+    #[error("{0}")]
+    Config(String),
 }
 
 /// A running agent.
@@ -190,6 +193,7 @@ impl Agent {
             server::spawn_leader_duties(agent.clone(), raft.clone());
         }
         agent.serve_grpc().await?;
+        agent.serve_dns().await?;
         agent.serve_http().await?;
         spawn(anti_entropy(agent.clone()));
         spawn(proxies::run(agent.clone()));
@@ -273,6 +277,34 @@ impl Agent {
             });
             if let Err(e) = serve.await {
                 tracing::error!("HTTP API stopped: {e}");
+            }
+        });
+        Ok(())
+    }
+
+    async fn serve_dns(self: &Arc<Self>) -> Result<(), AgentError> {
+        let Some(port) = self.opts.dns_port else { return Ok(()) };
+        let Some(raft) = &self.raft else { return Ok(()) };
+        let addr = SocketAddr::new(self.opts.client, port);
+        let bind = |error| AgentError::Bind { what: "DNS", addr, error };
+        let tcp = TcpListener::bind(addr).await.map_err(bind)?;
+        // UDP on the port TCP got (the same number when `port` was 0).
+        let bound = tcp.local_addr().map_err(bind)?;
+        let udp = tokio::net::UdpSocket::bind(bound).await.map_err(bind)?;
+        lock(&self.addrs).dns = Some(bound);
+        let domain = proconsul_core::dns::Domain::new(&self.opts.domain)
+            .map_err(|e| AgentError::Config(format!("domain: {e}")))?;
+        let config = proconsul_core::dns::DnsConfig::new(domain, self.opts.datacenter.clone());
+        let catalog: Arc<dyn crate::dns::DnsCatalog> = Arc::new(raft.clone());
+        let mut stop = self.shutdown.subscribe();
+        spawn(async move {
+            tokio::select! {
+                _ = stop.wait_for(|s| *s) => {}
+                r = crate::dns::serve(udp, tcp, catalog, config) => {
+                    if let Err(e) = r {
+                        tracing::error!("DNS server stopped: {e}");
+                    }
+                }
             }
         });
         Ok(())
