@@ -20,6 +20,7 @@ pub mod ca_signer;
 pub mod checks;
 pub mod cli;
 pub mod dns;
+pub mod gossip;
 pub mod http;
 pub mod raft;
 pub mod tls;
