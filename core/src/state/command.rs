@@ -150,10 +150,30 @@ pub enum Command {
     AutopilotSetConfig(super::autopilot::AutopilotSet),
     /// Stores agents' network coordinates.
     CoordinateBatchUpdate(super::coordinate::CoordinateBatch),
+    /// Creates a session.
+    SessionCreate(super::session::SessionCreate),
+    /// Destroys a session, releasing or deleting its keys.
+    SessionDestroy(super::session::SessionDestroy),
+    /// Restarts a TTL session's clock.
+    SessionRenew(super::session::SessionRenew),
+    /// Destroys the TTL sessions whose deadline has passed.
+    SessionExpire(super::session::SessionExpire),
+    /// `?acquire=`: takes a KV lock for a session.
+    KvLock(super::kv_lock::KvLock),
+    /// `?release=`: gives a KV lock back.
+    KvUnlock(super::kv_lock::KvUnlock),
+    /// An all-or-nothing transaction (`/v1/txn`).
+    Txn(super::txn::Txn),
+    /// Creates or replaces a prepared query.
+    PreparedQuerySet(super::query::QuerySet),
+    /// Deletes a prepared query.
+    PreparedQueryDelete(super::query::QueryDelete),
+    /// Replaces the whole state with a snapshot (`PUT /v1/snapshot`).
+    SnapshotRestore(super::restore::SnapshotRestore),
 }
 
 /// What an applied command did.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[must_use]
 pub struct ApplyResult {
     /// Consul's `true`/`false` answer: false when a CAS did not match (nothing changed).
@@ -161,6 +181,16 @@ pub struct ApplyResult {
     /// The watch keys whose index is now the applied raft index, sorted and deduplicated:
     /// wake the waiters these [`WatchKey::affects`]. Empty when nothing changed.
     pub changed: Vec<WatchKey>,
+    /// What the command answers besides `succeeded` (a transaction's results or errors).
+    pub output: Option<ApplyOutput>,
+}
+
+/// A command's answer beyond Consul's boolean, sent back to the proposer.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub enum ApplyOutput {
+    /// `/v1/txn`: results when committed, errors when rolled back.
+    Txn(super::txn::TxnOutcome),
 }
 
 /// `Kind` as its wire name (`service-router`).

@@ -87,4 +87,21 @@ pub enum StateError {
     /// `cas` together with `recurse` on a KV delete.
     #[error("Conflicting flags: cas and recurse")]
     CasWithRecurse,
+    /// A session command or KV lock refused (see the inner error).
+    #[error("{0}")]
+    Session(#[from] super::session::SessionError),
+    /// A prepared query refused (see the inner error).
+    #[error("{0}")]
+    Query(#[from] super::query::QueryError),
+    /// A transaction with more operations than Consul allows.
+    #[error("Transaction contains too many operations ({ops} > {max})")]
+    TxnTooLarge {
+        /// Operations given.
+        ops: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A snapshot restore whose document does not restore.
+    #[error("{0}")]
+    Snapshot(super::SnapshotError),
 }

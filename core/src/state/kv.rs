@@ -21,8 +21,11 @@ pub struct KvEntry {
     pub create_index: u64,
     /// Raft index of the last write.
     pub modify_index: u64,
-    /// Lock acquisitions; sessions are not implemented yet, so always 0.
+    /// How many times the key was acquired by a session (`?acquire=`).
     pub lock_index: u64,
+    /// The session holding the key's lock; empty when unlocked.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub session: String,
 }
 
 impl StateMachine {
@@ -50,6 +53,7 @@ impl StateMachine {
             create_index: existing.map_or(tx.index, |e| e.create_index),
             modify_index: tx.index,
             lock_index: existing.map_or(0, |e| e.lock_index),
+            session: existing.map_or_else(String::new, |e| e.session.clone()),
         };
         self.kv_tombstones.remove(key);
         self.kv.insert(key.to_owned(), entry);

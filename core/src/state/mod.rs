@@ -13,8 +13,8 @@
 //! always given by the caller, never invented. A refused command (`Err`) or a CAS mismatch
 //! (`succeeded: false`) changes nothing at all, indexes included.
 
-mod ca_provider;
 mod autopilot;
+mod ca_provider;
 mod catalog;
 mod command;
 mod coordinate;
@@ -22,25 +22,48 @@ mod entries;
 mod error;
 mod health;
 mod kv;
+mod kv_lock;
 mod model;
+mod query;
+mod query_exec;
+mod restore;
+mod session;
 mod snapshot;
+mod txn;
+mod txn_catalog;
 mod usage;
 mod watch;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-pub use ca_provider::StoredCaProvider;
 pub use autopilot::{AutopilotConfig, AutopilotSet, ServerStats, failure_tolerance};
-pub use command::{ApplyResult, Command};
+pub use ca_provider::StoredCaProvider;
+pub use command::{ApplyOutput, ApplyResult, Command};
 pub use coordinate::{COORDINATE_DIMENSIONS, Coord, Coordinate, CoordinateBatch};
 pub use entries::StoredConfigEntry;
 pub use error::StateError;
 pub use kv::KvEntry;
+pub use kv_lock::{KvLock, KvUnlock};
 pub use model::{
     Check, HealthStatus, Node, ProxyConfig, Service, ServiceAddress, ServiceConnect, ServiceHealth,
     ServiceKind, Upstream, Weights,
 };
+pub use query::{
+    PreparedQuery, QueryConnect, QueryDelete, QueryDns, QueryError, QueryFailover, QuerySet,
+    QueryTemplate, ServiceQuery, TEMPLATE_NAME_PREFIX_MATCH,
+};
+pub use query_exec::QueryExecution;
+pub use restore::SnapshotRestore;
+pub use session::{
+    LOCK_DELAY_DEFAULT, LOCK_DELAY_MAX, SERF_HEALTH, SESSION_TTL_MAX, SESSION_TTL_MIN,
+    SESSION_TTL_MULTIPLIER, ServiceCheck, Session, SessionBehavior, SessionCreate, SessionDestroy,
+    SessionError, SessionExpire, SessionRenew,
+};
 pub use snapshot::{SNAPSHOT_VERSION, SnapshotError};
+pub use txn::{
+    CatalogVerb, KvVerb, TXN_MAX_OPS, Txn, TxnCheckOp, TxnError, TxnKvOp, TxnNodeOp, TxnOp,
+    TxnOutcome, TxnResult, TxnServiceOp,
+};
 pub use usage::Usage;
 pub use watch::WatchKey;
 
@@ -80,6 +103,9 @@ pub struct StateMachine {
     /// `None` until first written: reads as the defaults.
     autopilot: Option<AutopilotConfig>,
     coordinates: coordinate::CoordinateTable,
+    sessions: session::SessionTable,
+    /// Prepared queries by id.
+    queries: BTreeMap<String, PreparedQuery>,
     indexes: Indexes,
 }
 
@@ -114,6 +140,8 @@ impl StateMachine {
             ca_provider: None,
             autopilot: None,
             coordinates: BTreeMap::new(),
+            sessions: session::SessionTable::default(),
+            queries: BTreeMap::new(),
             indexes: Indexes::default(),
         }
     }
@@ -140,6 +168,7 @@ impl StateMachine {
             return Err(StateError::IndexNotIncreasing { index, last });
         }
         let mut tx = Changes { index, keys: BTreeSet::new() };
+        let mut output = None;
         let succeeded = match command {
             Command::Register { node, service, checks } => {
                 self.register(&mut tx, node, service.as_ref(), checks)?
@@ -171,11 +200,28 @@ impl StateMachine {
             }
             Command::AutopilotSetConfig(set) => self.autopilot_set(&mut tx, set)?,
             Command::CoordinateBatchUpdate(batch) => self.coordinates_update(&mut tx, batch)?,
+            Command::SessionCreate(c) => self.session_create(&mut tx, c)?,
+            Command::SessionDestroy(c) => self.session_destroy(&mut tx, c),
+            Command::SessionRenew(c) => self.session_renew(c),
+            Command::SessionExpire(c) => self.session_expire(&mut tx, c),
+            Command::KvLock(c) => self.kv_lock(&mut tx, c)?,
+            Command::KvUnlock(c) => self.kv_unlock(&mut tx, c)?,
+            Command::Txn(t) => {
+                let (ok, outcome) = self.txn_apply(&mut tx, t)?;
+                output = Some(ApplyOutput::Txn(outcome));
+                ok
+            }
+            Command::PreparedQuerySet(c) => self.query_set(&mut tx, c)?,
+            Command::PreparedQueryDelete(c) => self.query_delete(&mut tx, c)?,
+            Command::SnapshotRestore(c) => self.snapshot_restore(&mut tx, c)?,
         };
+        if let Some(node) = session::catalog_node(command) {
+            self.invalidate_sessions_on(&mut tx, node);
+        }
         for key in &tx.keys {
             self.indexes.touch(key, index);
         }
-        Ok(ApplyResult { succeeded, changed: tx.keys.into_iter().collect() })
+        Ok(ApplyResult { succeeded, changed: tx.keys.into_iter().collect(), output })
     }
 
     /// The index to report for a read of `key` (`X-Consul-Index`); never 0. A blocking query

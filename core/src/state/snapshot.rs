@@ -1,10 +1,14 @@
 //! The snapshot format: every table as ordered rows in one JSON document, with a version.
 //!
-//! `{"Version": 1, "Index": N, "Nodes": [...], "Services": [...], ...}`. Rows come from
+//! `{"Version": 2, "Index": N, "Nodes": [...], "Services": [...], ...}`. Rows come from
 //! ordered maps, so equal states give equal bytes on every server (tests compare them). A
 //! reader checks `Version` first and refuses one it does not know rather than guess at its
 //! fields; a new layout gets a new version and this module keeps reading the old ones.
 //! Derived lookups (instances by service name) are not stored; restore rebuilds them.
+//!
+//! Versions: 1 has the catalog, config entries, CA and KV; 2 adds sessions (with their TTL
+//! deadlines), KV lock-delays and prepared queries. A version-1 document reads as a state
+//! with none of those.
 
 use std::collections::BTreeMap;
 
@@ -16,8 +20,8 @@ use super::kv::KvEntry;
 use super::model::{Check, Node, Service};
 use super::watch::Indexes;
 
-/// The snapshot version this build writes (and the only one it reads).
-pub const SNAPSHOT_VERSION: u32 = 1;
+/// The snapshot version this build writes; it reads every version from 1 up to this one.
+pub const SNAPSHOT_VERSION: u32 = 2;
 
 /// Why a snapshot was not restored. The state is unchanged; the runtime should fetch the
 /// snapshot again or from another server.
@@ -74,6 +78,12 @@ struct Snapshot {
     autopilot: Option<super::AutopilotConfig>,
     #[serde(default)]
     coordinates: Vec<super::Coordinate>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    sessions: Vec<super::session::SessionRow>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    lock_delays: BTreeMap<String, super::session::LockDelay>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    prepared_queries: Vec<super::PreparedQuery>,
     indexes: Indexes,
 }
 
@@ -100,6 +110,9 @@ impl StateMachine {
             ca_provider: self.ca_provider.clone(),
             autopilot: self.autopilot.clone(),
             coordinates: self.coordinates(),
+            sessions: self.sessions.rows(),
+            lock_delays: self.sessions.lock_delays.clone(),
+            prepared_queries: self.queries.values().cloned().collect(),
             indexes: self.indexes.clone(),
         };
         // Plain structs with string keys: serializing cannot fail.
@@ -111,7 +124,7 @@ impl StateMachine {
     pub fn restore(&mut self, bytes: &[u8]) -> Result<(), SnapshotError> {
         let decode = |e: serde_json::Error| SnapshotError::Decode(e.to_string());
         let VersionOnly { version } = serde_json::from_slice(bytes).map_err(decode)?;
-        if version != SNAPSHOT_VERSION {
+        if !(1..=SNAPSHOT_VERSION).contains(&version) {
             return Err(SnapshotError::UnsupportedVersion {
                 found: version,
                 supported: SNAPSHOT_VERSION,
@@ -153,6 +166,12 @@ impl StateMachine {
         self.ca_provider = s.ca_provider;
         self.autopilot = s.autopilot;
         self.fill_coordinates(s.coordinates);
+        let nodes = &self.nodes;
+        self.sessions = super::session::SessionTable::from_rows(s.sessions, s.lock_delays, |n| {
+            nodes.contains_key(n)
+        })
+        .map_err(SnapshotError::Inconsistent)?;
+        self.queries = s.prepared_queries.into_iter().map(|q| (q.id.clone(), q)).collect();
         self.indexes = s.indexes;
         if self.last_index() != s.index {
             return bad(format!("Index {} but tables end at {}", s.index, self.last_index()));

@@ -48,6 +48,13 @@ pub enum WatchKey {
     Autopilot,
     /// Network coordinates (`/v1/coordinate/*`).
     Coordinates,
+    /// The session table (`/v1/session/*`).
+    Sessions,
+    /// The prepared query table (`/v1/query`).
+    PreparedQueries,
+    /// As a changed key: the whole state was replaced (snapshot restore), which affects
+    /// every waiter. As a watched key: the highest index of any table.
+    All,
     /// KV keys starting with a prefix (`/v1/kv/<prefix>`); the empty prefix is every key.
     /// As a changed key, it names the exact key written or the prefix deleted.
     KvPrefix(String),
@@ -59,6 +66,7 @@ impl WatchKey {
     /// written key under the prefix, or a deleted tree that contains it).
     pub fn affects(&self, changed: &WatchKey) -> bool {
         match (self, changed) {
+            (_, WatchKey::All) => true,
             (WatchKey::KvPrefix(watched), WatchKey::KvPrefix(changed)) => {
                 changed.starts_with(watched.as_str()) || watched.starts_with(changed.as_str())
             }
@@ -89,6 +97,10 @@ pub(crate) struct Indexes {
     pub(crate) autopilot: u64,
     #[serde(default)]
     pub(crate) coordinates: u64,
+    #[serde(default)]
+    pub(crate) sessions: u64,
+    #[serde(default)]
+    pub(crate) prepared_queries: u64,
     pub(crate) service_names: BTreeMap<String, u64>,
     pub(crate) connect_services: BTreeMap<String, u64>,
     /// `"<kind>/<name>"` so the map serializes as a JSON object.
@@ -123,6 +135,10 @@ impl Indexes {
             WatchKey::KvPrefix(_) => self.kvs = index,
             WatchKey::Autopilot => self.autopilot = index,
             WatchKey::Coordinates => self.coordinates = index,
+            WatchKey::Sessions => self.sessions = index,
+            WatchKey::PreparedQueries => self.prepared_queries = index,
+            // A restore sets every index itself (see `restore.rs`).
+            WatchKey::All => {}
         }
     }
 
@@ -145,6 +161,9 @@ impl Indexes {
             WatchKey::KvPrefix(_) => self.kvs,
             WatchKey::Autopilot => self.autopilot,
             WatchKey::Coordinates => self.coordinates,
+            WatchKey::Sessions => self.sessions,
+            WatchKey::PreparedQueries => self.prepared_queries,
+            WatchKey::All => self.max(),
         }
     }
 
@@ -161,6 +180,8 @@ impl Indexes {
             self.kvs,
             self.autopilot,
             self.coordinates,
+            self.sessions,
+            self.prepared_queries,
         ]
         .into_iter()
         .max()

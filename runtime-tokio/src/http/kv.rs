@@ -1,30 +1,36 @@
 //! `GET|PUT|DELETE /v1/kv/{*key}` (Consul's `kvs_endpoint.go`): `?recurse`, `?keys` with
-//! `?separator`, `?raw`, `?cas`, `?flags`. Entries are JSON arrays with the value in base64
-//! (`null` when empty); a missing key, an empty prefix listing or no keys is a 404. PUT and
-//! DELETE answer `true`/`false` (false: the CAS did not match).
+//! `?separator`, `?raw`, `?cas`, `?flags`, and session locks with `?acquire=<session>` /
+//! `?release=<session>`. Entries are JSON arrays with the value in base64 (`null` when
+//! empty) and `Session` when locked; a missing key, an empty prefix listing or no keys is a
+//! 404. PUT and DELETE answer `true`/`false` (false: the CAS did not match, the lock is
+//! held by another session or inside its lock-delay, or the releasing session does not
+//! hold it).
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use proconsul_core::state::{Command, KvEntry, WatchKey};
+use proconsul_core::state::{Command, KvEntry, KvLock, KvUnlock, WatchKey};
 
 use super::{ApiError, ApiState, Params, blocking, json, with_meta, write};
 
 /// Largest value accepted (Consul's `kv_max_value_size` default, 512 KiB).
-const MAX_VALUE_BYTES: usize = 512 * 1024;
+pub(super) const MAX_VALUE_BYTES: usize = 512 * 1024;
 
 type RawQuery = Query<Vec<(String, String)>>;
 
-/// One entry as `/v1/kv` returns it.
+/// One entry as `/v1/kv` (and `/v1/txn`) returns it.
 #[derive(serde::Serialize)]
 #[serde(rename_all = "PascalCase")]
-struct KvJson<'a> {
+pub(super) struct KvJson<'a> {
     lock_index: u64,
     key: &'a str,
     flags: u64,
     value: Option<String>,
+    /// The lock holder; omitted when unlocked, as Consul does.
+    #[serde(skip_serializing_if = "str::is_empty")]
+    session: &'a str,
     create_index: u64,
     modify_index: u64,
 }
@@ -38,6 +44,7 @@ impl<'a> From<&'a KvEntry> for KvJson<'a> {
             key: &e.key,
             flags: e.flags,
             value,
+            session: &e.session,
             create_index: e.create_index,
             modify_index: e.modify_index,
         }
@@ -108,7 +115,7 @@ async fn read(
     Ok(with_meta(&state, index, body))
 }
 
-/// `PUT /v1/kv/{*key}?cas=&flags=`: the body is the raw value.
+/// `PUT /v1/kv/{*key}?cas=&flags=&acquire=&release=`: the body is the raw value.
 pub(crate) async fn put(
     State(state): State<ApiState>,
     Path(key): Path<String>,
@@ -124,7 +131,24 @@ pub(crate) async fn put(
             body.len()
         )));
     }
-    let ok = write(&state, Command::KvSet { key, value: body.to_vec(), flags, cas }).await?;
+    let value = body.to_vec();
+    let command = match (params.get("acquire"), params.get("release"), cas) {
+        (Some(_), Some(_), _) => {
+            return Err(ApiError::BadRequest("Conflicting flags: acquire and release".into()));
+        }
+        (Some(_), _, Some(_)) | (_, Some(_), Some(_)) => {
+            return Err(ApiError::BadRequest("Conflicting flags: cas and acquire/release".into()));
+        }
+        (Some(session), None, None) => {
+            let session = session.to_owned();
+            Command::KvLock(KvLock { key, value, flags, session, now_ms: state.now_ms() })
+        }
+        (None, Some(session), None) => {
+            Command::KvUnlock(KvUnlock { key, value, flags, session: session.to_owned() })
+        }
+        (None, None, cas) => Command::KvSet { key, value, flags, cas },
+    };
+    let ok = write(&state, command).await?;
     Ok(json(&ok))
 }
 

@@ -29,14 +29,22 @@ mod config;
 mod connect_ca;
 mod coordinate;
 mod dc;
+mod event;
 mod health;
 mod health_read;
 mod intentions;
 mod kv;
+mod local;
 mod operator;
+mod query;
 mod selection;
 mod servers;
+mod session;
+mod session_reaper;
+mod snapshot;
 mod status;
+mod txn;
+mod user_events;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -51,22 +59,32 @@ use axum::routing::{get, put};
 use crate::raft::{NodeError, RaftNode, ReadConsistency, WriteOutcome};
 use openraft::async_runtime::WatchReceiver;
 use proconsul_core::config::GoDuration;
-use proconsul_core::rng::{Seed, Stream, below};
+use proconsul_core::rng::{Stream, below};
 use proconsul_core::state::Command;
 
 pub use connect_ca::with_connect_ca;
+pub use local::DEFAULT_NODE_NAME;
+pub use user_events::{EventError, LocalIdentity, UserEvent, UserEvents};
 
 /// `wait` when a blocking query gives none (Consul's `default_query_time`).
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(5 * 60);
 /// Longest `wait` honoured (Consul's `max_query_time`); longer values are capped.
 pub const MAX_WAIT: Duration = Duration::from_secs(10 * 60);
 
-/// What every handler shares.
+/// What every handler shares. Build it with [`ApiState::new`] (see `local.rs`).
 #[derive(Clone)]
-pub(crate) struct ApiState {
+pub struct ApiState {
     node: Arc<RaftNode>,
     /// The blocking-query jitter's seeded stream (not security relevant).
     jitter: Arc<Mutex<Stream>>,
+    /// Session, query and event ids (seeded, like every id the runtime draws).
+    ids: Arc<Mutex<Stream>>,
+    /// The agent's node name (sessions' default node, event filters).
+    node_name: Arc<str>,
+    /// Stamps `now_ms` into timed commands.
+    clock: local::WallClock,
+    /// This agent's user events (agent-local, not replicated).
+    events: Arc<UserEvents>,
 }
 
 impl ApiState {
@@ -85,8 +103,13 @@ impl ApiState {
 /// The HTTP API router over `node`. `jitter_seed` seeds the blocking-query jitter.
 /// Serve it with `axum::serve`.
 pub fn router(node: Arc<RaftNode>, jitter_seed: u64) -> Router {
-    let jitter = Seed(jitter_seed).stream("http-blocking-jitter");
-    let state = ApiState { node, jitter: Arc::new(Mutex::new(jitter)) };
+    router_with(ApiState::new(node, jitter_seed))
+}
+
+/// The HTTP API router over a prepared [`ApiState`] (the agent sets its node name with
+/// [`ApiState::with_node_name`]). Starts the session TTL timer on the current runtime.
+pub fn router_with(state: ApiState) -> Router {
+    session_reaper::spawn(&state);
     Router::new()
         .route("/v1/catalog/register", put(catalog::register))
         .route("/v1/catalog/deregister", put(catalog::deregister))
@@ -106,6 +129,11 @@ pub fn router(node: Arc<RaftNode>, jitter_seed: u64) -> Router {
         .merge(chain::routes())
         .merge(intentions::routes())
         .merge(connect_ca::routes())
+        .merge(session::routes())
+        .merge(event::routes())
+        .merge(txn::routes())
+        .merge(query::routes())
+        .merge(snapshot::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), dc::only_local))
         .with_state(state)

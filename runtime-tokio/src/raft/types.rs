@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use proconsul_core::state::{ApplyResult, Command, StateError, WatchKey};
+use proconsul_core::state::{ApplyOutput, ApplyResult, Command, StateError, WatchKey};
 
 /// A raft server's id inside its datacenter's cluster.
 pub type NodeId = u64;
@@ -38,9 +38,19 @@ impl fmt::Display for Proposal {
             Command::KvDelete { .. } => "KvDelete",
             Command::CaSetRoots { .. } => "CaSetRoots",
             Command::CaSetConfig { .. } => "CaSetConfig",
+            Command::CaSetProviderState { .. } => "CaSetProviderState",
             Command::AutopilotSetConfig(_) => "AutopilotSetConfig",
             Command::CoordinateBatchUpdate(_) => "CoordinateBatchUpdate",
-            Command::CaSetProviderState { .. } => "CaSetProviderState",
+            Command::SessionCreate(_) => "SessionCreate",
+            Command::SessionDestroy(_) => "SessionDestroy",
+            Command::SessionRenew(_) => "SessionRenew",
+            Command::SessionExpire(_) => "SessionExpire",
+            Command::KvLock(_) => "KvLock",
+            Command::KvUnlock(_) => "KvUnlock",
+            Command::Txn(_) => "Txn",
+            Command::PreparedQuerySet(_) => "PreparedQuerySet",
+            Command::PreparedQueryDelete(_) => "PreparedQueryDelete",
+            Command::SnapshotRestore(_) => "SnapshotRestore",
         };
         f.write_str(op)
     }
@@ -57,6 +67,10 @@ pub struct WriteResponse {
     /// the wire): every server wakes its own blocking queries from its own apply.
     #[serde(skip)]
     pub changed: Vec<WatchKey>,
+    /// The command's answer beyond `outcome` (a transaction's results), sent back to a
+    /// forwarding follower too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<ApplyOutput>,
 }
 
 /// The state machine's answer to one entry.
@@ -83,16 +97,18 @@ impl WriteResponse {
                 index,
                 outcome: WriteOutcome::Applied { succeeded: r.succeeded },
                 changed: r.changed,
+                output: r.output,
             },
             Err(e) => WriteResponse {
                 index,
                 outcome: WriteOutcome::Refused { reason: e.to_string() },
                 changed: Vec::new(),
+                output: None,
             },
         }
     }
 
     pub(super) fn no_command(index: u64) -> Self {
-        WriteResponse { index, outcome: WriteOutcome::NoCommand, changed: Vec::new() }
+        WriteResponse { index, outcome: WriteOutcome::NoCommand, changed: Vec::new(), output: None }
     }
 }
