@@ -11,6 +11,7 @@
 mod api;
 mod leaves;
 mod options;
+mod pool;
 mod proxies;
 mod registry;
 mod server;
@@ -83,6 +84,8 @@ pub struct Agent {
     check_defs: Mutex<BTreeMap<String, CheckDefinition>>,
     /// The Connect CA of this server.
     ca: Option<Arc<CaManager>>,
+    /// The LAN pool (set once the listeners are bound: its tags carry their addresses).
+    gossip: std::sync::OnceLock<crate::gossip::GossipHandle>,
     addrs: Mutex<Addrs>,
     /// The server RPC listener (dropping it stops it).
     rpc: Mutex<Option<crate::raft::rpc::RpcServer>>,
@@ -170,6 +173,7 @@ impl Agent {
             checks,
             check_defs: Mutex::new(BTreeMap::new()),
             ca,
+            gossip: std::sync::OnceLock::new(),
             snapshots: Arc::new(Snapshots::new()),
             addrs: Mutex::new(addrs),
             rpc: Mutex::new(rpc),
@@ -189,12 +193,14 @@ impl Agent {
             }
         }
 
-        if let Some(raft) = &agent.raft {
-            server::spawn_leader_duties(agent.clone(), raft.clone());
-        }
         agent.serve_grpc().await?;
         agent.serve_dns().await?;
         agent.serve_http().await?;
+        agent.start_gossip()?;
+        if let Some(raft) = &agent.raft {
+            server::spawn_leader_duties(agent.clone(), raft.clone());
+            pool::spawn_reconciler(agent.clone(), raft.clone());
+        }
         spawn(anti_entropy(agent.clone()));
         spawn(proxies::run(agent.clone()));
         spawn(leaves::renew_loop(agent.clone()));
@@ -234,9 +240,22 @@ impl Agent {
         let _ = rx.wait_for(|s| *s).await;
     }
 
+    /// Leaves the gossip pool gracefully (peers record this node as left), then stops.
+    pub async fn leave(&self) {
+        if let Some(g) = self.gossip.get()
+            && let Err(e) = g.leave().await
+        {
+            tracing::warn!("leaving the LAN pool: {e}");
+        }
+        self.shutdown().await;
+    }
+
     /// Stops the agent's tasks and raft.
     pub async fn shutdown(&self) {
         self.shutdown.send_replace(true);
+        if let Some(g) = self.gossip.get() {
+            g.shutdown();
+        }
         if let Some(raft) = &self.raft {
             let _ = raft.shutdown().await;
         }

@@ -11,7 +11,7 @@ use openraft::BasicNode;
 use openraft::async_runtime::WatchReceiver;
 use proconsul_core::ca::{IssuedCert, Requester};
 use proconsul_core::ids::TrustDomain;
-use proconsul_core::state::{Check, Command, HealthStatus, Node, Service};
+use proconsul_core::state::Node;
 use tokio::net::TcpListener;
 
 use super::LeafSigner;
@@ -78,12 +78,15 @@ pub(super) async fn start_raft(
         }
         _ => open_in_memory_database().map_err(|e| raft_err(&e))?,
     };
+    // A dev server is alone: short timers only make it lead sooner. Real servers get
+    // timers that survive a loaded machine (Consul's are 1 s at raft_multiplier 1).
     let m = u64::from(opts.raft_multiplier);
+    let (heartbeat, election) = if opts.dev { (50, 150) } else { (100, 500) };
     let config = openraft::Config {
         cluster_name: opts.datacenter.to_string(),
-        heartbeat_interval: 50 * m,
-        election_timeout_min: 150 * m,
-        election_timeout_max: 300 * m,
+        heartbeat_interval: heartbeat * m,
+        election_timeout_min: election * m,
+        election_timeout_max: 2 * election * m,
         ..Default::default()
     }
     .validate()
@@ -136,33 +139,8 @@ pub(super) async fn wait_for_leader(raft: &RaftNode, timeout: Duration) -> bool 
     .is_ok()
 }
 
-/// The `consul` service every server has in the catalog, and its node's `serfHealth`.
-fn server_registration(agent: &Agent) -> Command {
-    let port = agent.addrs().server.map_or(agent.opts.server_port, |a| a.port());
-    let mut meta = BTreeMap::new();
-    meta.insert("raft_version".to_owned(), "3".to_owned());
-    meta.insert("serf_protocol_current".to_owned(), "2".to_owned());
-    meta.insert("version".to_owned(), super::CONSUL_COMPATIBLE_VERSION.to_owned());
-    Command::Register {
-        node: agent.node.clone(),
-        service: Some(Service {
-            id: "consul".into(),
-            service: "consul".into(),
-            port,
-            meta,
-            ..Service::default()
-        }),
-        checks: vec![Check {
-            check_id: proconsul_core::agent::local::SERF_HEALTH.into(),
-            name: "Serf Health Status".into(),
-            status: HealthStatus::Passing,
-            output: "Agent alive and reachable".into(),
-            ..Check::default()
-        }],
-    }
-}
-
-/// While this server leads: make sure the CA exists and the servers are registered.
+/// While this server leads: make sure the CA exists (membership is reconciled into the
+/// catalog by [`super::pool::spawn_reconciler`]).
 pub(super) fn spawn_leader_duties(agent: Arc<Agent>, raft: Arc<RaftNode>) {
     spawn(async move {
         let mut stop = agent.shutdown.subscribe();
@@ -189,14 +167,11 @@ pub(super) fn spawn_leader_duties(agent: Arc<Agent>, raft: Arc<RaftNode>) {
 }
 
 async fn leader_duties(agent: &Agent, raft: &RaftNode) -> bool {
-    if let Err(e) = agent.leaves.signer().on_leadership().await {
-        tracing::warn!("CA initialization: {e}");
-        return false;
-    }
-    match raft.write(server_registration(agent)).await {
-        Ok(_) => true,
+    let _ = raft;
+    match agent.leaves.signer().on_leadership().await {
+        Ok(()) => true,
         Err(e) => {
-            tracing::warn!("registering this server in the catalog: {e}");
+            tracing::warn!("CA initialization: {e}");
             false
         }
     }

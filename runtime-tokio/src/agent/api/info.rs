@@ -6,6 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use openraft::async_runtime::WatchReceiver;
+use proconsul_core::gossip::Member;
 use serde_json::{Value, json};
 
 use crate::agent::{Agent, CONSUL_COMPATIBLE_VERSION};
@@ -53,7 +54,7 @@ pub(super) async fn agent_self(State(agent): State<Arc<Agent>>) -> Response {
             "ProxyProtocol": "envoy",
         },
         "Coord": Value::Null,
-        "Member": member_json(&agent),
+        "Member": self_member(&agent),
         "Stats": {
             "agent": {"check_monitors": "0", "checks": agent.local().checks().len().to_string(),
                       "services": agent.local().services().len().to_string()},
@@ -74,32 +75,47 @@ pub(super) async fn agent_self(State(agent): State<Arc<Agent>>) -> Response {
     }))
 }
 
-/// This agent as a gossip member.
-fn member_json(agent: &Agent) -> Value {
-    let o = &agent.opts;
-    let role = if o.server { "consul" } else { "node" };
-    let port = o.serf_lan_port.unwrap_or(0);
+/// A gossip member in the shape of `/v1/agent/members`.
+fn member_json(agent: &Agent, m: &Member) -> Value {
+    let role = if m.is_server() { "consul" } else { "node" };
+    let mut tags = serde_json::Map::new();
+    for (k, v) in &m.tags {
+        tags.insert(k.clone(), Value::String(v.clone()));
+    }
+    tags.insert("role".into(), role.into());
+    tags.insert("dc".into(), m.datacenter.as_str().into());
+    tags.insert("build".into(), CONSUL_COMPATIBLE_VERSION.into());
+    tags.insert("vsn".into(), "2".into());
+    tags.insert("vsn_min".into(), "2".into());
+    tags.insert("vsn_max".into(), "3".into());
+    tags.insert("segment".into(), "".into());
+    if let Some(rpc) = m.rpc_addr() {
+        tags.insert("port".into(), rpc.port().to_string().into());
+    }
+    let _ = agent;
     json!({
-        "Name": agent.node.node,
-        "Addr": o.advertise.to_string(),
-        "Port": port,
-        "Tags": {
-            "role": role,
-            "dc": o.datacenter.as_str(),
-            "id": agent.node.id,
-            "port": o.server_port.to_string(),
-            "build": CONSUL_COMPATIBLE_VERSION,
-            "vsn": "2", "vsn_min": "2", "vsn_max": "3",
-            "segment": "",
-        },
-        "Status": 1,
+        "Name": m.name.as_str(),
+        "Addr": m.addr.ip().to_string(),
+        "Port": m.addr.port(),
+        "Tags": tags,
+        "Status": m.status.serf_code(),
         "ProtocolMin": 1, "ProtocolMax": 5, "ProtocolCur": 2,
         "DelegateMin": 2, "DelegateMax": 5, "DelegateCur": 4,
     })
 }
 
+/// This agent as a member.
+fn self_member(agent: &Agent) -> Value {
+    let members = agent.members();
+    members
+        .iter()
+        .find(|m| m.name.as_str() == agent.opts.node_name)
+        .map_or(Value::Null, |m| member_json(agent, m))
+}
+
 pub(super) async fn members(State(agent): State<Arc<Agent>>) -> Response {
-    json(&vec![member_json(&agent)])
+    let out: Vec<Value> = agent.members().iter().map(|m| member_json(&agent, m)).collect();
+    json(&out)
 }
 
 pub(super) async fn metrics(State(agent): State<Arc<Agent>>) -> Response {
@@ -120,17 +136,15 @@ pub(super) async fn metrics(State(agent): State<Arc<Agent>>) -> Response {
 }
 
 pub(super) async fn join(
-    State(_agent): State<Arc<Agent>>,
+    State(agent): State<Arc<Agent>>,
     Path(address): Path<String>,
 ) -> Result<Response, ApiError> {
-    Err(ApiError::Internal(format!("joining {address}: this agent has no gossip pool yet")))
-}
-
-pub(super) async fn force_leave(
-    State(_agent): State<Arc<Agent>>,
-    Path(node): Path<String>,
-) -> Result<Response, ApiError> {
-    Err(ApiError::Internal(format!("force-leave {node}: this agent has no gossip pool yet")))
+    if crate::agent::pool::join(&agent, std::slice::from_ref(&address)).await == 0 {
+        return Err(ApiError::Internal(format!(
+            "1 error occurred:\n\t* Failed to join {address}: no answer"
+        )));
+    }
+    Ok(StatusCode::OK.into_response())
 }
 
 /// Leaves gracefully and stops the agent, as `consul leave` does.
@@ -139,7 +153,7 @@ pub(super) async fn leave(State(agent): State<Arc<Agent>>) -> Response {
     crate::agent::spawn(async move {
         // Let the response go out first.
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        stopping.shutdown().await;
+        stopping.leave().await;
     });
     StatusCode::OK.into_response()
 }

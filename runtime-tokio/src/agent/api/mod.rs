@@ -23,7 +23,6 @@ pub(crate) fn routes(agent: Arc<Agent>) -> Router {
         .route("/v1/agent/metrics", get(info::metrics))
         .route("/v1/agent/join/{address}", put(info::join))
         .route("/v1/agent/leave", put(info::leave))
-        .route("/v1/agent/force-leave/{node}", put(info::force_leave))
         .route("/v1/agent/maintenance", put(services::node_maintenance))
         .route("/v1/agent/services", get(services::list))
         .route("/v1/agent/service/{id}", get(services::one))
