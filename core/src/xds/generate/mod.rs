@@ -16,6 +16,10 @@
 //! Every generated set has an entry (possibly empty) for clusters, endpoints, listeners and
 //! routes, so a state-of-the-world session can tell "none" from "not generated". Secrets are
 //! never generated: TLS material is inline, as in Consul.
+//!
+//! Endpoint churn is the hot path: [`EndpointTable`] builds each load assignment once per
+//! cluster and endpoint source and shares it between every sidecar that uses it, giving
+//! the same resources and versions as generating from each snapshot.
 
 mod chain;
 mod clusters;
@@ -66,7 +70,8 @@ pub fn generate_type(
 /// `failover-target~<i>~` clusters it appears in): all a change of that target's instances
 /// needs to rebuild. Each equals the same-named entry of [`generate`] (when no later
 /// upstream produced a cluster of that name). Changes of gateway endpoints affect every
-/// cross-datacenter target: rebuild with [`generate_type`] instead.
+/// cross-datacenter target: rebuild with [`generate_type`] instead. With many subscribers
+/// per target, [`EndpointTable`] rebuilds once for all of them.
 pub fn generate_target_endpoints(
     snap: &ProxySnapshot,
     upstream: &UpstreamSnapshot,

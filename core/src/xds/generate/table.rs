@@ -19,9 +19,10 @@
 //! instances and gateways: both use the same source decision and the same builder.
 //!
 //! The table is the catalog view of the agent that owns it: the `endpoints` and `gateways`
-//! inside subscribed snapshots are not read; instances come only from [`EndpointTable::
-//! set_instances`] and gateways from [`EndpointTable::set_gateways`]. A target nobody set
-//! instances for has none (an empty assignment, as in a snapshot without the target).
+//! inside subscribed snapshots are not read; instances come only from
+//! [`EndpointTable::set_instances`] and gateways from [`EndpointTable::set_gateways`]. A
+//! target nobody set instances for has none (an empty assignment, as in a snapshot without
+//! the target).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -253,12 +254,8 @@ impl EndpointTable {
         }
         let instances =
             self.targets.get(&key.target_id).map(|t| Arc::clone(&t.instances)).unwrap_or_default();
-        let lb_endpoints = build_endpoints(&key.source, &instances, &self.gateways);
-        let resource = Resource::ClusterLoadAssignment(single_priority(
-            key.cluster_name.clone(),
-            lb_endpoints,
-        ));
-        let digest = content_hash(&resource);
+        let (resource, digest) =
+            build(&key.source, key.cluster_name.clone(), &instances, &self.gateways);
         let start = self.names.len();
         self.names.push_str(&key.cluster_name);
         let row = Row {
@@ -338,17 +335,27 @@ fn id(i: usize) -> AssignmentId {
 
 /// Builds and hashes a row's assignment; true when its version changed. An unchanged
 /// assignment keeps its `Arc`, which subscribers may already hold, and the fresh copy is
-/// dropped before it is ever shared. The version is [`Resource::into_versioned`]'s: the
-/// same digest of the same value.
+/// dropped before it is ever shared.
 fn rebuild(row: &mut Row, names: &str, gateways: &GatewayEndpoints) -> bool {
-    let lb_endpoints = build_endpoints(&row.key.source, &row.instances, gateways);
     let name = names[row.name.start..row.name.end].to_owned();
-    let resource = Resource::ClusterLoadAssignment(single_priority(name, lb_endpoints));
-    let digest = content_hash(&resource);
+    let (resource, digest) = build(&row.key.source, name, &row.instances, gateways);
     if digest == row.digest {
         return false;
     }
     row.digest = digest;
     row.assignment = Versioned { version: digest.to_hex(), resource: Arc::new(resource) };
     true
+}
+
+/// A load assignment and its digest (the digest [`Resource::into_versioned`] takes).
+fn build(
+    source: &EndpointSource,
+    cluster_name: String,
+    instances: &[Endpoint],
+    gateways: &GatewayEndpoints,
+) -> (Resource, ContentHash) {
+    let lb_endpoints = build_endpoints(source, instances, gateways);
+    let resource = Resource::ClusterLoadAssignment(single_priority(cluster_name, lb_endpoints));
+    let digest = content_hash(&resource);
+    (resource, digest)
 }
