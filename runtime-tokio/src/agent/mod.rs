@@ -114,10 +114,7 @@ impl Agent {
     /// API answers (and, for a bootstrapping server, once it leads or follows a leader).
     pub async fn start(opts: AgentOptions) -> Result<Arc<Agent>, AgentError> {
         let seed = Seed(opts.seed);
-        let node_id = match &opts.node_id {
-            Some(id) => id.clone(),
-            None => uuid(&mut seed.stream("node-id")),
-        };
+        let node_id = node_id(&opts, &seed)?;
         let mut tagged = BTreeMap::new();
         tagged.insert("lan".to_owned(), opts.advertise.to_string());
         tagged.insert("lan_ipv4".to_owned(), opts.advertise.to_string());
@@ -393,6 +390,28 @@ impl Agent {
         if let Err(e) = self.sync_once().await {
             tracing::warn!("anti-entropy: {e} (will retry)");
         }
+    }
+}
+
+/// The node id: configured, else kept in `<data-dir>/node-id` (written on first start, so
+/// a restarted server keeps its raft identity), else drawn from the seed (`-dev`).
+fn node_id(opts: &AgentOptions, seed: &Seed) -> Result<String, AgentError> {
+    if let Some(id) = &opts.node_id {
+        return Ok(id.clone());
+    }
+    let fresh = uuid(&mut seed.stream("node-id"));
+    let Some(dir) = opts.data_dir.as_ref().filter(|_| !opts.dev) else { return Ok(fresh) };
+    let path = dir.join("node-id");
+    let io = |e: std::io::Error| AgentError::Config(format!("{}: {e}", path.display()));
+    match std::fs::read_to_string(&path) {
+        Ok(id) if !id.trim().is_empty() => Ok(id.trim().to_owned()),
+        Ok(_) => Err(AgentError::Config(format!("{} is empty", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir).map_err(io)?;
+            std::fs::write(&path, &fresh).map_err(io)?;
+            Ok(fresh)
+        }
+        Err(e) => Err(io(e)),
     }
 }
 
