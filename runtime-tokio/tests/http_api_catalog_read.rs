@@ -219,3 +219,23 @@ async fn another_datacenter_has_no_path() {
     assert_eq!(names(&c.get("/v1/catalog/nodes").await.json(), "Node"), ["n1", "n2"]);
     c.shutdown().await;
 }
+
+#[tokio::test]
+async fn skip_node_update_keeps_the_stored_node() {
+    let c = Cluster::start(1).await;
+    let tagged = json!({"lan": "10.1.10.11", "wan": "10.1.10.21"});
+    c.register(json!({"Node": "n", "Address": "10.1.10.11", "TaggedAddresses": tagged,
+                      "Service": {"Service": "s"}}))
+        .await;
+    c.register(json!({"Node": "n", "Address": "10.9.9.9", "SkipNodeUpdate": true,
+                      "Service": {"Service": "t"}}))
+        .await;
+    let node = c.get("/v1/catalog/node/n").await.json();
+    assert_eq!(node["Node"]["Address"], "10.1.10.11");
+    assert_eq!(node["Node"]["TaggedAddresses"], tagged);
+    let ids: Vec<&String> = node["Services"].as_object().unwrap().keys().collect();
+    assert_eq!(ids, ["s", "t"], "the service still registers");
+    c.register(json!({"Node": "fresh", "Address": "10.2.2.2", "SkipNodeUpdate": true})).await;
+    assert_eq!(c.get("/v1/catalog/node/fresh").await.json()["Node"]["Address"], "10.2.2.2");
+    c.shutdown().await;
+}

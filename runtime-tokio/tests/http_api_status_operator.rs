@@ -28,7 +28,9 @@ async fn raft_configuration_names_servers_from_the_catalog() {
     let c = Cluster::start(1).await;
     let before = c.get("/v1/operator/raft/configuration").await.json();
     assert_eq!(before["Index"], 0, "Consul's GetConfiguration never sets an index");
-    assert_eq!(before["Servers"][0]["Node"], "1", "unregistered: the raft id");
+    let local = proconsul_runtime_tokio::http::DEFAULT_NODE_NAME;
+    assert_eq!(before["Servers"][0]["Node"], local, "unregistered: the agent's node name");
+    assert_eq!(before["Servers"][0]["ID"], "1", "unregistered: the raft id");
     c.register_servers().await;
     let config = c.get("/v1/operator/raft/configuration").await.json();
     assert_eq!(

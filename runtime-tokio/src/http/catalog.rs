@@ -16,6 +16,7 @@ use super::catalog_read::services_selected;
 use super::dc::{NO_PATH, is_remote};
 use super::selection::{Rows, Selection};
 use super::{ApiError, ApiState, blocking, json, with_meta, write};
+use crate::raft::ReadConsistency;
 
 /// Consul's `structs.RegisterRequest` body.
 #[derive(Debug, Default, serde::Deserialize)]
@@ -31,6 +32,8 @@ pub(crate) struct RegisterBody {
     service: Option<Service>,
     check: Option<Check>,
     checks: Vec<Check>,
+    /// Leave an existing node's row as it is (register only the service and checks).
+    skip_node_update: bool,
 }
 
 /// Consul's `structs.DeregisterRequest` body.
@@ -71,7 +74,13 @@ pub(crate) async fn register(
     if is_remote(&state, &b.datacenter) {
         return Err(ApiError::Internal(NO_PATH.into()));
     }
-    let node = Node {
+    let existing = if b.skip_node_update {
+        let name = b.node.clone();
+        state.node.read(ReadConsistency::Consistent, |sm| sm.node(&name).cloned()).await?
+    } else {
+        None
+    };
+    let node = existing.unwrap_or(Node {
         id: b.id,
         node: b.node,
         address: b.address,
@@ -79,7 +88,7 @@ pub(crate) async fn register(
         tagged_addresses: b.tagged_addresses,
         meta: b.node_meta,
         ..Node::default()
-    };
+    });
     let checks = b.check.into_iter().chain(b.checks).map(fill_check_id).collect();
     let ok = write(&state, Command::Register { node, service: b.service, checks }).await?;
     Ok(json(&ok))

@@ -6,7 +6,7 @@
 //! their catalog node, and the leader registers every server with the `consul` service at its
 //! RPC port, so a member's node is the catalog node whose `consul` instance listens at the
 //! member's address. A member with no such registration yet (it just joined) is reported under
-//! its raft id.
+//! the agent's node name when it is this server, else under its raft id.
 
 use std::collections::BTreeMap;
 
@@ -70,7 +70,12 @@ pub(crate) fn servers(state: &ApiState, sm: &StateMachine) -> Vec<Server> {
     membership
         .nodes()
         .map(|(raft_id, basic)| {
-            let found = names.get(&basic.addr);
+            let local = (*raft_id == state.node.id()).then(|| {
+                let name = state.node_name().to_owned();
+                let id = sm.node(&name).map(|n| n.id.clone()).unwrap_or_default();
+                (name, id)
+            });
+            let found = names.get(&basic.addr).or(local.as_ref());
             let node = found.map_or_else(|| raft_id.to_string(), |(name, _)| name.clone());
             let id = found
                 .map(|(_, id)| id.clone())
