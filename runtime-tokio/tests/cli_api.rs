@@ -385,3 +385,77 @@ fn catalog_services_lists_names_and_with_tags_their_tags() {
     assert_ok(&server.run(&["catalog", "services"]), "db\nweb\n");
     assert_ok(&server.run(&["catalog", "services", "-tags"]), "db       \nweb      v1,v2\n");
 }
+
+#[test]
+fn intentions_are_created_listed_checked_replaced_and_deleted() {
+    let server = Server::start();
+    assert_ok(&server.run(&["intention", "create", "web", "db"]), "Created: web => db (allow)\n");
+    assert_fails(
+        &server.run(&["intention", "create", "-deny", "web", "db"]),
+        "Error creating intention \"web => db (deny)\": duplicate intention found: web => db (allow)\n",
+    );
+    assert_ok(
+        &server.run(&["intention", "create", "-deny", "*", "db"]),
+        "Created: * => db (deny)\n",
+    );
+    let table = "ID  Source  Action  Destination  Precedence\n    \
+                 web     allow   db           9\n    \
+                 *       deny    db           8\n";
+    assert_ok(&server.run(&["intention", "list"]), table);
+
+    assert_ok(&server.run(&["intention", "check", "web", "db"]), "Allowed\n");
+    let denied = server.run(&["intention", "check", "billing", "db"]);
+    assert_eq!(
+        (denied.code, denied.stdout.as_str(), denied.stderr.as_str()),
+        (Some(2), "Denied\n", "")
+    );
+
+    // consul replaces silently.
+    assert_ok(&server.run(&["intention", "create", "-replace", "-deny", "web", "db"]), "");
+    assert_eq!(server.run(&["intention", "check", "web", "db"]).code, Some(2));
+
+    assert_ok(&server.run(&["intention", "delete", "web", "db"]), "Intention deleted.\n");
+    assert_ok(&server.run(&["intention", "delete", "*", "db"]), "Intention deleted.\n");
+    let empty = server.run(&["intention", "list"]);
+    assert_eq!(
+        (empty.code, empty.stdout.as_str(), empty.stderr.as_str()),
+        (Some(0), "", "There are no intentions.\n")
+    );
+    assert_ok(&server.run(&["intention", "check", "web", "db"]), "Allowed\n");
+}
+
+#[test]
+fn intention_usage_errors_exit_1_never_2() {
+    let usage = [
+        (
+            &["intention", "create", "-allow", "-deny", "a", "b"][..],
+            "Only one of -allow or -deny may be specified.\n",
+        ),
+        (
+            &["intention", "create", "web"][..],
+            "Error: Must specify two arguments: source and destination\n",
+        ),
+        (
+            &["intention", "create", "a/b/c/d", "db"][..],
+            "Error: Invalid intention source: input can contain at most two '/'\n",
+        ),
+        (
+            &["intention", "delete", "a", "b", "c"][..],
+            "command requires exactly 1 or 2 arguments\n",
+        ),
+        (
+            &["intention", "check", "--default-policy", "deny", "web", "db"][..],
+            "error: --default-policy needs --intentions (the agent uses its own)\n",
+        ),
+    ];
+    for (args, message) in usage {
+        assert_fails(&cli(args, &[], None), message);
+    }
+    let unreachable =
+        cli(&["intention", "check", "web", "db", "-http-addr", "127.0.0.1:1"], &[], None);
+    assert_eq!(unreachable.code, Some(1), "{unreachable:?}");
+    assert!(
+        unreachable.stderr.starts_with("Error checking the connection: Get "),
+        "{unreachable:?}"
+    );
+}
