@@ -268,3 +268,134 @@ fn txn_commands_and_results_keep_consul_shapes() {
         assert_eq!(spelled, verb);
     }
 }
+
+mod model {
+    //! A random KV transaction against a map model: committed transactions leave exactly the
+    //! model's rows, rolled-back ones leave the state byte-for-byte as it was, and both name
+    //! the same failing ops. Fixed seed; override with `PROPTEST_RNG_SEED=<u64>`.
+
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, RngSeed};
+
+    use super::*;
+
+    const INDEX: u64 = 10;
+
+    fn config() -> Config {
+        let seed =
+            std::env::var("PROPTEST_RNG_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x7a_11);
+        eprintln!(
+            "seed={seed} (reproduce: PROPTEST_RNG_SEED={seed} cargo test -p proconsul-core state::txn)"
+        );
+        Config { cases: 256, rng_seed: RngSeed::Fixed(seed), ..Config::default() }
+    }
+
+    fn key() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec!["a", "a/b", "a/c", "b"])
+    }
+
+    fn op() -> impl Strategy<Value = TxnOp> {
+        let verb = prop::sample::select(vec![
+            KvVerb::Set,
+            KvVerb::Cas,
+            KvVerb::Delete,
+            KvVerb::DeleteCas,
+            KvVerb::DeleteTree,
+            KvVerb::Get,
+            KvVerb::CheckIndex,
+            KvVerb::CheckNotExists,
+        ]);
+        let index = prop::sample::select(vec![0u64, 1, 2, 3, INDEX]);
+        (verb, key(), index, "[xy]").prop_map(|(verb, key, index, value)| {
+            TxnOp::Kv(TxnKvOp {
+                verb,
+                key: key.to_owned(),
+                value: value.into_bytes(),
+                flags: 0,
+                index,
+                session: String::new(),
+            })
+        })
+    }
+
+    type Rows = BTreeMap<String, (Vec<u8>, u64)>;
+
+    /// What the transaction should do to `rows`: the failing op indexes, or the new rows.
+    fn expected(mut rows: Rows, ops: &[TxnOp]) -> Result<Rows, Vec<usize>> {
+        let mut failed = Vec::new();
+        for (i, op) in ops.iter().enumerate() {
+            let TxnOp::Kv(k) = op else { unreachable!("KV ops only") };
+            let current = rows.get(&k.key).map(|(_, m)| *m);
+            let ok = match k.verb {
+                KvVerb::Set => {
+                    rows.insert(k.key.clone(), (k.value.clone(), INDEX));
+                    true
+                }
+                KvVerb::Cas if current.unwrap_or(0) == k.index => {
+                    rows.insert(k.key.clone(), (k.value.clone(), INDEX));
+                    true
+                }
+                KvVerb::Delete => {
+                    rows.remove(&k.key);
+                    true
+                }
+                KvVerb::DeleteCas if current.is_none_or(|m| m == k.index) => {
+                    rows.remove(&k.key);
+                    true
+                }
+                KvVerb::DeleteTree => {
+                    rows.retain(|key, _| !key.starts_with(&k.key));
+                    true
+                }
+                KvVerb::Get => current.is_some(),
+                KvVerb::CheckIndex => current == Some(k.index),
+                KvVerb::CheckNotExists => current.is_none(),
+                _ => false,
+            };
+            if !ok {
+                failed.push(i);
+            }
+        }
+        if failed.is_empty() { Ok(rows) } else { Err(failed) }
+    }
+
+    fn rows(sm: &StateMachine) -> Rows {
+        sm.kv_list("")
+            .into_iter()
+            .map(|e| (e.key.clone(), (e.value.clone(), e.modify_index)))
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+        #[test]
+        fn transactions_match_the_model_and_roll_back_completely(
+            initial in prop::collection::vec((key(), "[xy]"), 0..4),
+            ops in prop::collection::vec(op(), 1..8),
+        ) {
+            let mut sm = StateMachine::new(dc1());
+            for (i, (key, value)) in initial.into_iter().enumerate() {
+                let set = Command::KvSet { key: key.into(), value: value.into_bytes(), flags: 0, cas: None };
+                let _ = sm.apply(i as u64 + 1, &set).unwrap();
+            }
+            let before = sm.clone();
+            let want = expected(rows(&sm), &ops);
+            let (r, out) = run(&mut sm, INDEX, ops);
+            match (want, out) {
+                (Ok(want), TxnOutcome::Committed(_)) => {
+                    prop_assert!(r.succeeded);
+                    prop_assert_eq!(rows(&sm), want);
+                }
+                (Err(failed), TxnOutcome::RolledBack(errors)) => {
+                    prop_assert!(!r.succeeded && r.changed.is_empty());
+                    prop_assert_eq!(errors.iter().map(|e| e.op_index).collect::<Vec<_>>(), failed);
+                    prop_assert_eq!(&sm, &before);
+                    prop_assert_eq!(sm.snapshot(), before.snapshot());
+                }
+                (want, out) => prop_assert!(false, "model {want:?} but state {out:?}"),
+            }
+        }
+    }
+}
