@@ -15,6 +15,11 @@
 //! earliest [`StateMachine::next_session_deadline_ms`] has passed. Apply itself never reads a
 //! clock, so every server destroys the same sessions at the same raft index. Ids are drawn by
 //! the runtime from a seeded stream and arrive inside the command.
+//!
+//! Lock-delay is replicated state measured against those stamped clocks. A command carrying
+//! a clock fixes the start of pending delays and forgets elapsed ones even when it answers
+//! `false` (a refused acquire, an unknown renew, a rolled-back transaction): that clock
+//! observation is the one change such an answer may make, and no read or index shows it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
