@@ -1,7 +1,9 @@
 //! Proconsul's production runtime: the drivers that feed sockets, timers and disk into the
 //! core and carry its effects out. No protocol decisions live here.
 //!
-//! - `cli`: the `proconsul` command (offline config/intention checks, `connect envoy`).
+//! - `cli`: the `proconsul` command (offline config/intention checks, `connect envoy`, and
+//!   consul's HTTP-API commands: `kv`, `config`, `intention`, `members`, ...).
+//! - `api_client`: a Consul HTTP API client (CLI to agent, client agent to server).
 //! - `xds`: the tonic ADS server driving the core's per-stream session.
 //! - `tls`: rustls SPIFFE verifiers over a swappable trust bundle.
 //! - `ca_signer`: ring-backed signing injected into the core CA.
