@@ -44,7 +44,7 @@ use proconsul_core::time::{Instant, UnixTime};
 use crate::ca_signer::RingSignerFactory;
 use crate::raft::{NodeError, NodeId, RaftNode, ReadConsistency, WriteOutcome};
 
-pub use forward::{FORWARDED_HEADER, HttpAddrResolver, LeaderForwarder};
+pub use forward::{FORWARDED_HEADER, HttpAddrResolver, LeaderForwarder, NOT_LEADER_HEADER};
 pub use task::CaManagerTask;
 pub use wire::{IssuedCertJson, IssuedLeaf, RequesterJson, SignRequest};
 
@@ -355,7 +355,10 @@ impl CaManager {
         };
         let body =
             serde_json::to_vec(&request).map_err(|e| CaManagerError::NotReady(e.to_string()))?;
-        let answer = self.forward(Method::PUT, "/v1/internal/connect/ca/sign", body).await?;
+        let answer = match self.forward(Method::PUT, "/v1/internal/connect/ca/sign", body).await? {
+            Route::Local => return self.sign_local(csr_der, requester, now).await,
+            Route::Remote(answer) => answer,
+        };
         let json: IssuedCertJson = serde_json::from_slice(&answer).map_err(|e| {
             CaManagerError::Leader { status: 502, message: format!("undecodable leaf: {e}") }
         })?;
@@ -406,7 +409,10 @@ impl CaManager {
         };
         let body =
             serde_json::to_vec(&config).map_err(|e| CaManagerError::NotReady(e.to_string()))?;
-        self.forward(Method::PUT, &path, body).await.map(drop)
+        match self.forward(Method::PUT, &path, body).await? {
+            Route::Local => self.set_config_local(config, cas, now).await,
+            Route::Remote(_) => Ok(()),
+        }
     }
 
     /// [`CaManager::set_config`] without forwarding.
@@ -471,40 +477,59 @@ impl CaManager {
         }
     }
 
-    /// Sends a request to the leader's HTTP API and returns the body of a 2xx answer.
+    /// Sends a request to the leader's HTTP API and returns the body of a 2xx answer, or
+    /// [`Route::Local`] when this server became the leader meanwhile. Leadership moving
+    /// during the call (the old leader refuses, or is gone) is retried with the new leader
+    /// until the forwarder's deadline, as raft writes are.
     async fn forward(
         &self,
         method: Method,
         path: &str,
         body: Vec<u8>,
-    ) -> Result<Vec<u8>, CaManagerError> {
+    ) -> Result<Route, CaManagerError> {
         let Some(forwarder) = &self.forwarder else {
             return Err(CaManagerError::NotLeader { leader: self.leader_id() });
         };
-        let (leader, node) = self.wait_for_leader(forwarder.deadline()).await?;
-        let answer = forwarder.call(leader, &node, method, path, body).await?;
-        if (200..300).contains(&answer.status) {
-            return Ok(answer.body);
+        let until = tokio::time::Instant::now() + forwarder.deadline();
+        let mut retries = 0u32;
+        loop {
+            let Some((leader, node)) = self.wait_for_leader(until).await? else {
+                return Ok(Route::Local);
+            };
+            let outcome =
+                forwarder.call(leader, &node, method.clone(), path, body.clone(), until).await;
+            let moved = match &outcome {
+                Ok(answer) => answer.leader_moved,
+                Err(e) => matches!(e, CaManagerError::Forward { .. }),
+            };
+            retries += 1;
+            let backoff = Duration::from_millis(10 * u64::from(retries.min(10)));
+            if moved && tokio::time::Instant::now() + backoff < until {
+                tokio::time::sleep(backoff).await;
+                continue;
+            }
+            let answer = outcome?;
+            if (200..300).contains(&answer.status) {
+                return Ok(Route::Remote(answer.body));
+            }
+            return Err(CaManagerError::Leader {
+                status: answer.status,
+                message: String::from_utf8_lossy(&answer.body).into_owned(),
+            });
         }
-        Err(CaManagerError::Leader {
-            status: answer.status,
-            message: String::from_utf8_lossy(&answer.body).into_owned(),
-        })
     }
 
-    /// The leader to forward to; during an election, waits for one up to `deadline`.
+    /// The leader to forward to (`None`: this server leads now); during an election, waits
+    /// for one until `until`.
     async fn wait_for_leader(
         &self,
-        deadline: Duration,
-    ) -> Result<(NodeId, BasicNode), CaManagerError> {
-        let until = tokio::time::Instant::now() + deadline;
+        until: tokio::time::Instant,
+    ) -> Result<Option<(NodeId, BasicNode)>, CaManagerError> {
         let mut metrics = self.node.raft().metrics();
         loop {
             match self.leadership() {
-                Leadership::Follower { leader: Some(leader) } => return Ok(leader),
-                Leadership::Leader { .. } => {
-                    return Err(CaManagerError::NotLeader { leader: Some(self.node.id()) });
-                }
+                Leadership::Follower { leader: Some(leader) } => return Ok(Some(leader)),
+                Leadership::Leader { .. } => return Ok(None),
                 Leadership::Follower { leader: None } => {}
             }
             match tokio::time::timeout_at(until, metrics.changed()).await {
@@ -513,4 +538,12 @@ impl CaManager {
             }
         }
     }
+}
+
+/// Where a forwarded operation ended up.
+enum Route {
+    /// This server is the leader now: run it here.
+    Local,
+    /// The leader's 2xx answer body.
+    Remote(Vec<u8>),
 }

@@ -23,6 +23,10 @@ use crate::raft::NodeId;
 /// Marks a request a follower forwarded: the receiver must answer itself, not forward again.
 pub const FORWARDED_HEADER: &str = "X-Proconsul-Forwarded";
 
+/// Marks an answer from a server that is not (or no longer) the leader: the forwarder
+/// retries on the leader it learns of next.
+pub const NOT_LEADER_HEADER: &str = "X-Proconsul-Not-Leader";
+
 /// Largest answer read from the leader (an issued leaf is a few kilobytes).
 const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 
@@ -34,6 +38,8 @@ pub type HttpAddrResolver = Arc<dyn Fn(NodeId, &BasicNode) -> Option<String> + S
 pub(crate) struct Answer {
     pub(crate) status: u16,
     pub(crate) body: Vec<u8>,
+    /// The server was not the leader ([`NOT_LEADER_HEADER`]).
+    pub(crate) leader_moved: bool,
 }
 
 /// Sends requests to the leader's HTTP API, each bounded by one deadline.
@@ -59,7 +65,7 @@ impl LeaderForwarder {
         self.deadline
     }
 
-    /// `method path_and_query` with a JSON `body` on `leader`.
+    /// `method path_and_query` with a JSON `body` on `leader`, answered before `until`.
     pub(crate) async fn call(
         &self,
         leader: NodeId,
@@ -67,6 +73,7 @@ impl LeaderForwarder {
         method: Method,
         path_and_query: &str,
         body: Vec<u8>,
+        until: tokio::time::Instant,
     ) -> Result<Answer, CaManagerError> {
         let failed = |reason: String| CaManagerError::Forward { leader, reason };
         let addr = (self.resolve)(leader, node)
@@ -81,15 +88,16 @@ impl LeaderForwarder {
         let call = async {
             let response = self.client.request(request).await.map_err(|e| failed(e.to_string()))?;
             let status = response.status().as_u16();
+            let leader_moved = response.headers().contains_key(NOT_LEADER_HEADER);
             let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
                 .collect()
                 .await
                 .map_err(|e| failed(format!("reading the answer: {e}")))?
                 .to_bytes()
                 .to_vec();
-            Ok(Answer { status, body })
+            Ok(Answer { status, body, leader_moved })
         };
-        match tokio::time::timeout(self.deadline, call).await {
+        match tokio::time::timeout_at(until, call).await {
             Ok(answer) => answer,
             Err(_) => Err(CaManagerError::Timeout(self.deadline)),
         }

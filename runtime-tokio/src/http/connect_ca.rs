@@ -25,7 +25,10 @@ use proconsul_core::state::WatchKey;
 use serde_json::Value;
 
 use super::{ApiError, ApiState, Params, blocking, json, with_meta};
-use crate::ca_manager::{CaManager, CaManagerError, FORWARDED_HEADER, IssuedCertJson, SignRequest};
+use crate::ca_manager::{
+    CaManager, CaManagerError, FORWARDED_HEADER, IssuedCertJson, NOT_LEADER_HEADER, SignRequest,
+};
+use crate::raft::NodeError;
 
 type RawQuery = Query<Vec<(String, String)>>;
 type Ca = Option<Extension<Arc<CaManager>>>;
@@ -71,8 +74,23 @@ impl IntoResponse for Failure {
     }
 }
 
-/// A CA manager error as Consul would answer it.
+/// A CA manager error as Consul would answer it. Leadership errors carry
+/// [`NOT_LEADER_HEADER`] so a forwarding follower retries on the new leader.
 fn ca_error(e: CaManagerError) -> Response {
+    let leader_moved = matches!(
+        e,
+        CaManagerError::NotLeader { .. }
+            | CaManagerError::NoLeader
+            | CaManagerError::Raft(NodeError::NotLeader { .. } | NodeError::NoLeader)
+    );
+    let mut response = ca_error_response(e);
+    if leader_moved {
+        response.headers_mut().insert(NOT_LEADER_HEADER, HeaderValue::from_static("true"));
+    }
+    response
+}
+
+fn ca_error_response(e: CaManagerError) -> Response {
     let (status, message) = match e {
         CaManagerError::Refused(e) => (StatusCode::BAD_REQUEST, e.to_string()),
         CaManagerError::RateLimited(e) => (StatusCode::TOO_MANY_REQUESTS, e.to_string()),
