@@ -7,6 +7,8 @@
 //! - `xds`: the tonic ADS server driving the core's per-stream session.
 //! - `tls`: rustls SPIFFE verifiers over a swappable trust bundle.
 //! - `ca_signer`: ring-backed signing injected into the core CA.
+//! - `ca_manager`: the servers' Connect CA (created once, rebuilt on every new leader from
+//!   the replicated provider state, leaf signing, rotation), followers forwarding to the leader.
 //! - `raft`: openraft hosting of the core state machine with a redb log and snapshots, the
 //!   server RPC (tonic, one port) and write forwarding.
 //! - `http`: the first slice of Consul's HTTP API (catalog, health, KV, config entries,
