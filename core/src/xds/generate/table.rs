@@ -117,7 +117,7 @@ impl EndpointTable {
         self.rows.len() - self.free.len()
     }
 
-    /// True when no sidecar is subscribed.
+    /// True when no row is live (no subscribed sidecar has an EDS cluster).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -175,9 +175,9 @@ impl EndpointTable {
         changed
     }
 
-    /// Rebuilds every assignment from the table's instances and gateways: what a full
-    /// regeneration costs, for example after a code upgrade changed generation. Rows whose
-    /// version did not change keep their `Arc`, so subscribers see no difference.
+    /// Builds and hashes every assignment again from the table's current instances and
+    /// gateways: a full endpoint regeneration. Rows whose version did not change keep their
+    /// `Arc`, so subscribers see no difference.
     pub fn rebuild_all(&mut self) -> Rebuild {
         let mut out = Rebuild::default();
         for (i, slot) in self.rows.iter_mut().enumerate() {
