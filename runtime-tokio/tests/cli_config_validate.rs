@@ -11,7 +11,7 @@ fn validate<S: AsRef<std::ffi::OsStr>>(files: &[S]) -> Run {
 }
 
 const KNOWN_KINDS: &str = "service-defaults, proxy-defaults, service-router, service-splitter, \
-                           service-resolver, service-intentions";
+                           service-resolver, service-intentions, ingress-gateway";
 
 #[test]
 fn seed_files_are_valid_and_counted() {

@@ -239,3 +239,38 @@ async fn skip_node_update_keeps_the_stored_node() {
     assert_eq!(c.get("/v1/catalog/node/fresh").await.json()["Node"]["Address"], "10.2.2.2");
     c.shutdown().await;
 }
+
+#[tokio::test]
+async fn ingress_gateways_list_their_services_and_show_in_health_ingress() {
+    let c = Cluster::start(1).await;
+    assert_eq!(c.get("/v1/catalog/gateway-services/ingress-gateway-1").await.json(), json!([]));
+    c.register(json!({"node": "n-gw", "address": "10.1.10.51",
+        "service": {"service": "ingress-gateway-1", "kind": "ingress-gateway"}}))
+        .await;
+    c.register(json!({"node": "n-gw", "address": "10.1.10.51",
+        "service": {"service": "web-gw", "port": 8080}}))
+        .await;
+    let entry = json!({"Kind": "ingress-gateway", "Name": "ingress-gateway-1",
+        "Listeners": [{"Port": 8080, "Protocol": "tcp", "Services": [{"Name": "web-gw"}]}]});
+    let r = c.put_json("/v1/config", entry).await;
+    assert_eq!((r.status, r.json()), (StatusCode::OK, json!(true)), "{}", r.text());
+
+    let rows = c.get("/v1/catalog/gateway-services/ingress-gateway-1").await.json();
+    assert_eq!(rows.as_array().unwrap().len(), 1);
+    assert_eq!(rows[0]["Service"]["Name"], "web-gw");
+    assert_eq!(rows[0]["Gateway"]["Name"], "ingress-gateway-1");
+    assert_eq!(rows[0]["GatewayKind"], "ingress-gateway");
+    assert_eq!((rows[0]["Port"].clone(), rows[0]["Protocol"].clone()), (json!(8080), json!("tcp")));
+    let none =
+        c.get("/v1/catalog/gateway-services/ingress-gateway-1?filter=Port%20%3D%3D%201").await;
+    assert_eq!(none.json(), json!([]));
+
+    let ingress = c.get("/v1/health/ingress/web-gw").await.json();
+    assert_eq!(ingress.as_array().unwrap().len(), 1);
+    assert_eq!(ingress[0]["Service"]["Kind"], "ingress-gateway");
+    assert_eq!(ingress[0]["Node"]["Node"], "n-gw");
+    assert_eq!(c.get("/v1/health/ingress/other").await.json(), json!([]));
+    let catalog = c.get("/v1/catalog/service/ingress-gateway-1").await.json();
+    assert_eq!(catalog[0]["ServiceKind"], "ingress-gateway");
+    c.shutdown().await;
+}

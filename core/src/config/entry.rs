@@ -26,17 +26,20 @@ pub enum Kind {
     ServiceResolver,
     /// `service-intentions`
     ServiceIntentions,
+    /// `ingress-gateway`
+    IngressGateway,
 }
 
 impl Kind {
     /// Every kind, in the order Consul documents them.
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::ServiceDefaults,
         Kind::ProxyDefaults,
         Kind::ServiceRouter,
         Kind::ServiceSplitter,
         Kind::ServiceResolver,
         Kind::ServiceIntentions,
+        Kind::IngressGateway,
     ];
 
     /// The wire name, e.g. `service-router`.
@@ -48,6 +51,7 @@ impl Kind {
             Kind::ServiceSplitter => "service-splitter",
             Kind::ServiceResolver => "service-resolver",
             Kind::ServiceIntentions => "service-intentions",
+            Kind::IngressGateway => "ingress-gateway",
         }
     }
 
@@ -91,6 +95,8 @@ pub enum ConfigEntry {
     ServiceResolver(ServiceResolver),
     /// `service-intentions`
     ServiceIntentions(ServiceIntentions),
+    /// `ingress-gateway`
+    IngressGateway(super::IngressGateway),
 }
 
 /// Why a config entry was refused. Nothing was stored.
@@ -143,6 +149,7 @@ impl ConfigEntry {
             ConfigEntry::ServiceSplitter(_) => Kind::ServiceSplitter,
             ConfigEntry::ServiceResolver(_) => Kind::ServiceResolver,
             ConfigEntry::ServiceIntentions(_) => Kind::ServiceIntentions,
+            ConfigEntry::IngressGateway(_) => Kind::IngressGateway,
         }
     }
 
@@ -155,6 +162,7 @@ impl ConfigEntry {
             ConfigEntry::ServiceSplitter(e) => &e.name,
             ConfigEntry::ServiceResolver(e) => &e.name,
             ConfigEntry::ServiceIntentions(e) => &e.name,
+            ConfigEntry::IngressGateway(e) => &e.name,
         }
     }
 
@@ -202,6 +210,7 @@ impl ConfigEntry {
             Kind::ServiceSplitter => de::from_value(body).map(ConfigEntry::ServiceSplitter),
             Kind::ServiceResolver => de::from_value(body).map(ConfigEntry::ServiceResolver),
             Kind::ServiceIntentions => de::from_value(body).map(ConfigEntry::ServiceIntentions),
+            Kind::IngressGateway => de::from_value(body).map(ConfigEntry::IngressGateway),
         };
         decoded.map_err(ConfigError::Decode)
     }
@@ -216,6 +225,7 @@ impl ConfigEntry {
             ConfigEntry::ServiceSplitter(e) => e.normalize(),
             ConfigEntry::ServiceResolver(e) => e.normalize(),
             ConfigEntry::ServiceIntentions(e) => e.normalize(),
+            ConfigEntry::IngressGateway(e) => e.normalize(),
         }
     }
 
@@ -228,6 +238,7 @@ impl ConfigEntry {
             ConfigEntry::ServiceSplitter(e) => e.validate(),
             ConfigEntry::ServiceResolver(e) => e.validate(),
             ConfigEntry::ServiceIntentions(e) => e.validate(),
+            ConfigEntry::IngressGateway(e) => e.validate(),
         };
         result.and_then(|()| self.check_names()).map_err(|message| ConfigError::Invalid {
             kind: self.kind(),
@@ -261,6 +272,7 @@ impl ConfigEntry {
             ConfigEntry::ServiceSplitter(e) => serde_json::to_value(e),
             ConfigEntry::ServiceResolver(e) => serde_json::to_value(e),
             ConfigEntry::ServiceIntentions(e) => serde_json::to_value(e),
+            ConfigEntry::IngressGateway(e) => serde_json::to_value(e),
         };
         let mut out = Map::new();
         out.insert("Kind".into(), Value::String(self.kind().as_str().into()));

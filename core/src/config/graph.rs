@@ -76,6 +76,8 @@ fn validate_change(
     match kind {
         Kind::ProxyDefaults => validate_graph(next, datacenter),
         Kind::ServiceIntentions => check_l7(next, name),
+        // A gateway's listeners are not part of any discovery chain.
+        Kind::IngressGateway => Ok(()),
         Kind::ServiceDefaults
         | Kind::ServiceRouter
         | Kind::ServiceSplitter
@@ -125,7 +127,8 @@ pub(crate) fn references(entry: &ConfigEntry) -> Vec<&str> {
     match entry {
         ConfigEntry::ServiceDefaults(_)
         | ConfigEntry::ProxyDefaults(_)
-        | ConfigEntry::ServiceIntentions(_) => {}
+        | ConfigEntry::ServiceIntentions(_)
+        | ConfigEntry::IngressGateway(_) => {}
         ConfigEntry::ServiceRouter(e) => {
             out.extend(
                 e.routes.iter().filter_map(|r| r.destination.as_ref()).map(|d| d.service.as_str()),
@@ -149,7 +152,12 @@ pub(crate) fn references(entry: &ConfigEntry) -> Vec<&str> {
 fn chain_services(entries: &ConfigEntries) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for entry in entries.iter() {
-        if !matches!(entry, ConfigEntry::ProxyDefaults(_) | ConfigEntry::ServiceIntentions(_)) {
+        if !matches!(
+            entry,
+            ConfigEntry::ProxyDefaults(_)
+                | ConfigEntry::ServiceIntentions(_)
+                | ConfigEntry::IngressGateway(_)
+        ) {
             out.insert(entry.name().to_owned());
         }
         out.extend(references(entry).into_iter().map(str::to_owned));

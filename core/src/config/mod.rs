@@ -1,4 +1,4 @@
-//! Config entries: the six kinds Proconsul understands, read from Consul API JSON (CamelCase
+//! Config entries: the seven kinds Proconsul understands, read from Consul API JSON (CamelCase
 //! or snake_case) or HCL files, normalized and validated with Consul's own messages, and
 //! written back as Consul API JSON.
 
@@ -10,6 +10,7 @@ mod entry;
 mod graph;
 pub mod hcl1;
 mod http_match;
+mod ingress_gateway;
 mod intentions;
 mod proxy_defaults;
 mod resolver;
@@ -26,6 +27,7 @@ pub use duration::{DurationError, GoDuration};
 pub use entries::ConfigEntries;
 pub use entry::{ConfigEntry, ConfigError, Kind};
 pub use graph::{GraphError, validate_delete, validate_graph, validate_write};
+pub use ingress_gateway::{IngressGateway, IngressListener, IngressService};
 pub use intentions::{
     IntentionHttpPermission, IntentionPermission, ServiceIntentions, SourceIntention, precedence,
 };

@@ -154,11 +154,12 @@ fn free_form_map_keys_are_kept_as_written() {
 
 #[test]
 fn unknown_and_missing_kinds_list_the_known_ones() {
-    let known = "service-defaults, proxy-defaults, service-router, service-splitter, service-resolver, service-intentions";
-    let err = ConfigEntry::from_value(json!({"Kind": "ingress-gateway", "Name": "x"})).unwrap_err();
+    let known = "service-defaults, proxy-defaults, service-router, service-splitter, service-resolver, service-intentions, ingress-gateway";
+    let err =
+        ConfigEntry::from_value(json!({"Kind": "terminating-gateway", "Name": "x"})).unwrap_err();
     assert_eq!(
         err.to_string(),
-        format!("invalid config entry kind: \"ingress-gateway\" (known kinds: {known})")
+        format!("invalid config entry kind: \"terminating-gateway\" (known kinds: {known})")
     );
     let err = ConfigEntry::from_value(json!({"Name": "x"})).unwrap_err();
     assert_eq!(err.to_string(), format!("Kind is required (known kinds: {known})"));

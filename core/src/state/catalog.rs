@@ -58,6 +58,13 @@ fn normalize_service(service: &Service) -> Result<Service, StateError> {
                 ));
             }
         }
+        ServiceKind::IngressGateway => {
+            if !destination.is_empty() {
+                return Err(invalid(
+                    "The Proxy.DestinationServiceName configuration is invalid for Ingress Gateways",
+                ));
+            }
+        }
         ServiceKind::Typical => {}
     }
     Ok(s)

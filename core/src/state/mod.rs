@@ -20,6 +20,7 @@ mod command;
 mod coordinate;
 mod entries;
 mod error;
+mod gateway_services;
 mod health;
 mod kv;
 mod kv_lock;
@@ -42,6 +43,7 @@ pub use command::{ApplyOutput, ApplyResult, Command};
 pub use coordinate::{COORDINATE_DIMENSIONS, Coord, Coordinate, CoordinateBatch};
 pub use entries::StoredConfigEntry;
 pub use error::StateError;
+pub use gateway_services::GatewayService;
 pub use kv::KvEntry;
 pub use kv_lock::{KvLock, KvUnlock};
 pub use model::{

@@ -53,6 +53,8 @@ pub enum ServiceKind {
     ConnectProxy,
     /// `mesh-gateway`.
     MeshGateway,
+    /// `ingress-gateway`: exposes mesh services to the outside (see its config entry).
+    IngressGateway,
 }
 
 impl ServiceKind {
@@ -62,6 +64,7 @@ impl ServiceKind {
             ServiceKind::Typical => "",
             ServiceKind::ConnectProxy => "connect-proxy",
             ServiceKind::MeshGateway => "mesh-gateway",
+            ServiceKind::IngressGateway => "ingress-gateway",
         }
     }
 
@@ -83,8 +86,9 @@ impl<'de> serde::Deserialize<'de> for ServiceKind {
             "" | "typical" => Ok(ServiceKind::Typical),
             "connect-proxy" => Ok(ServiceKind::ConnectProxy),
             "mesh-gateway" => Ok(ServiceKind::MeshGateway),
+            "ingress-gateway" => Ok(ServiceKind::IngressGateway),
             other => Err(serde::de::Error::custom(format!(
-                "invalid service kind {other:?} (known: \"\", \"connect-proxy\", \"mesh-gateway\")"
+                "invalid service kind {other:?} (known: \"\", \"connect-proxy\", \"mesh-gateway\", \"ingress-gateway\")"
             ))),
         }
     }

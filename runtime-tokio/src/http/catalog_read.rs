@@ -185,19 +185,25 @@ async fn read_service(
     Ok(with_meta(&state, index, json(&rows)))
 }
 
-/// `GET /v1/catalog/gateway-services/{gateway}`: the services a terminating or ingress
-/// gateway fronts. Gateway config entries are not among the kinds this server stores, so no
-/// gateway fronts anything yet and the answer is `[]`, as Consul's is for a gateway without
-/// a config entry.
+/// `GET /v1/catalog/gateway-services/{gateway}`: the services an ingress gateway's config
+/// entry exposes (wildcards expanded over the catalog); `[]` for a gateway without one, as
+/// Consul answers.
 async fn gateway_services(
     State(state): State<ApiState>,
-    Path(_gateway): Path<String>,
+    Path(gateway): Path<String>,
     query: RawQuery,
 ) -> Result<Response, ApiError> {
-    let (params, _sel) = Selection::parse(query, Rows::Records(Schema::GatewayService))?;
+    let (params, sel) = Selection::parse(query, Rows::Records(Schema::GatewayService))?;
     let opts = params.query_options()?;
-    let (rows, index) =
-        blocking::query(&state, &opts, &WatchKey::ConfigEntries, |_| Vec::<Value>::new()).await?;
+    let keys = [WatchKey::ConfigEntries, WatchKey::Services];
+    let (rows, index) = blocking::query_keys(&state, &opts, &keys, |sm| {
+        sm.gateway_services(&gateway)
+            .iter()
+            .map(|g| g.to_value())
+            .filter(|v| sel.record_filter().is_none_or(|f| f.matches(v)))
+            .collect::<Vec<_>>()
+    })
+    .await?;
     Ok(with_meta(&state, index, json(&rows)))
 }
 

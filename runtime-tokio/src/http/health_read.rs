@@ -7,6 +7,7 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::get;
+use proconsul_core::agent::proxycfg::filter_instance;
 use proconsul_core::filter::Schema;
 use proconsul_core::state::{Check, HealthStatus, StateMachine, WatchKey};
 use serde_json::Value;
@@ -123,19 +124,27 @@ async fn in_state(
     Ok(with_meta(&state, index, json(&rows)))
 }
 
-/// `GET /v1/health/ingress/{service}`: the ingress gateways exposing the service, in the
-/// `/v1/health/service` shape. Ingress gateway config entries are not among the kinds this
-/// server stores, so no gateway exposes anything and the answer is `[]`, as Consul's is for a
-/// service no ingress gateway lists.
+/// `GET /v1/health/ingress/{service}`: the instances of every ingress gateway whose config
+/// entry exposes the service, in the `/v1/health/service` shape (`[]` when none does), with
+/// `?passing`, `?tag`, `?node-meta` and `?filter` as there.
 async fn ingress(
     State(state): State<ApiState>,
-    Path(_name): Path<String>,
+    Path(name): Path<String>,
     query: RawQuery,
 ) -> Result<Response, ApiError> {
-    let (params, _sel) = Selection::parse(query, Rows::Instances)?;
-    params.bool_flag("passing")?;
+    let (params, sel) = Selection::parse(query, Rows::Instances)?;
+    let passing = params.bool_flag("passing")?;
     let opts = params.query_options()?;
-    let (rows, index) =
-        blocking::query(&state, &opts, &WatchKey::ConfigEntries, |_| Vec::<Value>::new()).await?;
+    // Gateways come from config entries; their instances and health from the catalog.
+    let keys = [WatchKey::ConfigEntries, WatchKey::Services, WatchKey::Nodes, WatchKey::Checks];
+    let (rows, index) = blocking::query_keys(&state, &opts, &keys, |sm| {
+        sm.ingress_gateways_for(&name)
+            .iter()
+            .flat_map(|gw| sm.health_service(gw, passing))
+            .filter(|r| sel.local() && sel.node_matches(&r.node) && sel.tags_match(&r.service))
+            .filter(|r| sel.instance_filter().is_none_or(|f| f.matches(&filter_instance(r))))
+            .collect::<Vec<_>>()
+    })
+    .await?;
     Ok(with_meta(&state, index, json(&rows)))
 }
