@@ -299,7 +299,7 @@ impl Check {
 }
 
 /// One row of `/v1/health/service/<name>`: `{"Node", "Service", "Checks"}`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ServiceHealth {
     /// The instance's node.

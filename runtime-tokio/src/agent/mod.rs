@@ -9,11 +9,13 @@
 //! ```
 
 mod api;
+mod forward;
 mod leaves;
 mod options;
 mod pool;
 mod proxies;
 mod registry;
+mod remote;
 mod server;
 
 use std::collections::BTreeMap;
@@ -73,6 +75,8 @@ pub struct Agent {
     local: Mutex<LocalState>,
     /// This agent's raft server (servers and `-dev`).
     raft: Option<Arc<RaftNode>>,
+    /// How a client agent reaches the servers, and its cache.
+    remote: Option<Arc<remote::Remote>>,
     /// Bumped after every local change and renewed leaf: wakes anti-entropy and the proxy
     /// manager (a watch, so a change during a pass is never missed).
     changes: Arc<watch::Sender<u64>>,
@@ -147,35 +151,39 @@ impl Agent {
                 CaManagerConfig::new(opts.datacenter.clone(), Seed(opts.seed ^ 0x4341)),
             ))
         });
-        let signer: Arc<dyn LeafSigner> = match (&raft, &ca) {
-            (Some(r), Some(ca)) => {
-                Arc::new(server::LocalSigner { raft: r.clone(), ca: ca.clone() })
-            }
-            _ => {
-                return Err(AgentError::Raft(
-                    "client agents (without -server) need the servers' RPC; not available yet"
-                        .into(),
-                ));
-            }
-        };
+        let remote = raft
+            .is_none()
+            .then(|| Arc::new(remote::Remote::new(opts.datacenter.clone(), Vec::new())));
         let (checks, check_events) = CheckRunner::start(opts.seed ^ 0x4348_4543);
         let (shutdown, _) = watch::channel(false);
         let changes = Arc::new(watch::channel(0u64).0);
-        let agent = Arc::new(Agent {
-            leaves: leaves::LeafCache::new(signer, seed.stream("leaf-keys"), changes.clone()),
-            local: Mutex::new(LocalState::new(node.clone())),
-            node,
-            raft,
-            changes,
-            checks,
-            check_defs: Mutex::new(BTreeMap::new()),
-            ca,
-            gossip: std::sync::OnceLock::new(),
-            snapshots: Arc::new(Snapshots::new()),
-            addrs: Mutex::new(addrs),
-            rpc: Mutex::new(rpc),
-            shutdown,
-            opts,
+        let agent = Arc::new_cyclic(|me| {
+            let signer: Arc<dyn LeafSigner> = match (&raft, &ca, &remote) {
+                (Some(r), Some(ca), _) => {
+                    Arc::new(server::LocalSigner { raft: r.clone(), ca: ca.clone() })
+                }
+                (_, _, Some(remote)) => {
+                    Arc::new(remote::RemoteSigner { agent: me.clone(), remote: remote.clone() })
+                }
+                _ => unreachable_signer(),
+            };
+            Agent {
+                leaves: leaves::LeafCache::new(signer, seed.stream("leaf-keys"), changes.clone()),
+                local: Mutex::new(LocalState::new(node.clone())),
+                node,
+                raft,
+                remote,
+                changes,
+                checks,
+                check_defs: Mutex::new(BTreeMap::new()),
+                ca,
+                gossip: std::sync::OnceLock::new(),
+                snapshots: Arc::new(Snapshots::new()),
+                addrs: Mutex::new(addrs),
+                rpc: Mutex::new(rpc),
+                shutdown,
+                opts,
+            }
         });
 
         spawn(check_events_loop(agent.clone(), check_events));
@@ -197,6 +205,9 @@ impl Agent {
         if let Some(raft) = &agent.raft {
             server::spawn_leader_duties(agent.clone(), raft.clone());
             pool::spawn_reconciler(agent.clone(), raft.clone());
+        }
+        if let Some(remote) = &agent.remote {
+            spawn(remote::cache_loop(agent.clone(), remote.clone()));
         }
         spawn(anti_entropy(agent.clone()));
         spawn(proxies::run(agent.clone()));
@@ -273,7 +284,6 @@ impl Agent {
 
     async fn serve_http(self: &Arc<Self>) -> Result<(), AgentError> {
         let Some(port) = self.opts.http_port else { return Ok(()) };
-        let Some(raft) = &self.raft else { return Ok(()) };
         let addr = SocketAddr::new(self.opts.client, port);
         let listener = TcpListener::bind(addr).await.map_err(|error| AgentError::Bind {
             what: "HTTP API",
@@ -281,11 +291,19 @@ impl Agent {
             error,
         })?;
         lock(&self.addrs).http = listener.local_addr().ok();
-        let mut router = crate::http::router(raft.clone(), self.opts.seed ^ 0x4854_5450);
-        if let Some(ca) = &self.ca {
-            router = crate::http::with_connect_ca(router, ca.clone());
-        }
-        let router = router.merge(api::routes(self.clone()));
+        let router = match &self.raft {
+            Some(raft) => {
+                let state = crate::http::ApiState::new(raft.clone(), self.opts.seed ^ 0x4854_5450)
+                    .with_node_name(self.opts.node_name.clone());
+                let mut router = crate::http::router_with(state);
+                if let Some(ca) = &self.ca {
+                    router = crate::http::with_connect_ca(router, ca.clone());
+                }
+                router.merge(api::routes(self.clone())).merge(api::server_routes(self.clone()))
+            }
+            // A client serves its own endpoints and hands the rest to a server.
+            None => api::routes(self.clone()).fallback_service(forward::to_servers(self.clone())),
+        };
         let mut stop = self.shutdown.subscribe();
         spawn(async move {
             let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
@@ -300,7 +318,10 @@ impl Agent {
 
     async fn serve_dns(self: &Arc<Self>) -> Result<(), AgentError> {
         let Some(port) = self.opts.dns_port else { return Ok(()) };
-        let Some(raft) = &self.raft else { return Ok(()) };
+        let Some(raft) = &self.raft else {
+            tracing::info!("DNS is served by server agents only; -dns-port ignored");
+            return Ok(());
+        };
         let addr = SocketAddr::new(self.opts.client, port);
         let bind = |error| AgentError::Bind { what: "DNS", addr, error };
         let tcp = TcpListener::bind(addr).await.map_err(bind)?;
@@ -358,29 +379,71 @@ impl Agent {
 
     /// Writes the anti-entropy commands for this node; returns how many were written.
     async fn sync_once(&self) -> Result<usize, String> {
-        let Some(raft) = &self.raft else { return Err("no server to sync with".into()) };
         let name = self.node.node.clone();
-        let commands = raft
-            .read(ReadConsistency::Stale, |sm| {
-                let services: Vec<_> = sm.node_services(&name).cloned().collect();
-                let checks: Vec<_> = sm.node_checks(&name).cloned().collect();
-                let mut cmds = self.local().sync_commands(sm.node(&name), &services, &checks);
-                // The leader registers the `consul` service of servers, not the agent.
-                cmds.retain(|c| {
-                    !matches!(c, Command::DeregisterService { service_id, .. } if service_id == "consul")
-                });
-                cmds
-            })
-            .await
-            .map_err(|e| e.to_string())?;
+        let (node, services, checks) = match (&self.raft, &self.remote) {
+            (Some(raft), _) => raft
+                .read(ReadConsistency::Stale, |sm| {
+                    let services: Vec<_> = sm.node_services(&name).cloned().collect();
+                    let checks: Vec<_> = sm.node_checks(&name).cloned().collect();
+                    (sm.node(&name).cloned(), services, checks)
+                })
+                .await
+                .map_err(|e| e.to_string())?,
+            (None, Some(remote)) => {
+                let rows = remote.node_rows(self, &name).await?;
+                (rows.node, rows.services, rows.checks)
+            }
+            (None, None) => return Err("no server to sync with".into()),
+        };
+        let mut commands = self.local().sync_commands(node.as_ref(), &services, &checks);
+        // The leader registers the `consul` service of servers, not the agent.
+        commands.retain(|c| {
+            !matches!(c, Command::DeregisterService { service_id, .. } if service_id == "consul")
+        });
         let n = commands.len();
         for command in commands {
-            let resp = raft.write(command).await.map_err(|e| e.to_string())?;
-            if let WriteOutcome::Refused { reason } = resp.outcome {
-                return Err(reason);
+            match (&self.raft, &self.remote) {
+                (Some(raft), _) => {
+                    let resp = raft.write(command).await.map_err(|e| e.to_string())?;
+                    if let WriteOutcome::Refused { reason } = resp.outcome {
+                        return Err(reason);
+                    }
+                }
+                (None, Some(remote)) => remote.apply(self, &command).await?,
+                (None, None) => return Err("no server to sync with".into()),
             }
         }
         Ok(n)
+    }
+
+    /// Runs `f` on the agent's view of the catalog and the CA roots: the server's state, or
+    /// a client's cache (`None` before its first answer).
+    pub(crate) async fn with_view<T>(
+        &self,
+        f: impl FnOnce(
+            &dyn proconsul_core::agent::CatalogView,
+            Option<&proconsul_core::ca::RootsResponse>,
+        ) -> T,
+    ) -> Option<T> {
+        match (&self.raft, &self.remote) {
+            (Some(raft), _) => {
+                raft.read(ReadConsistency::Stale, |sm| f(sm, sm.ca_roots())).await.ok()
+            }
+            (None, Some(remote)) => {
+                let cache = remote.cached()?;
+                Some(f(&*cache, cache.roots.as_ref()))
+            }
+            (None, None) => None,
+        }
+    }
+
+    /// A watch that changes whenever the agent's view of the catalog may have changed.
+    pub(crate) fn view_changes(&self) -> Option<watch::Receiver<u64>> {
+        match (&self.raft, &self.remote) {
+            (Some(raft), _) => Some(raft.state().applied_index()),
+            (None, Some(remote)) => Some(remote.version.subscribe()),
+            (None, None) => None,
+        }
     }
 
     /// Syncs now (after an API change), so the catalog shows it when the call returns, as
@@ -391,6 +454,26 @@ impl Agent {
             tracing::warn!("anti-entropy: {e} (will retry)");
         }
     }
+}
+
+/// The signer of an agent that is neither server nor client cannot exist: `start` builds one
+/// or the other.
+fn unreachable_signer() -> Arc<dyn LeafSigner> {
+    struct NoSigner;
+    impl LeafSigner for NoSigner {
+        fn sign(
+            &self,
+            _: Vec<u8>,
+            _: String,
+        ) -> futures::future::BoxFuture<'_, Result<proconsul_core::ca::IssuedCert, String>>
+        {
+            Box::pin(async { Err("this agent has no way to reach a CA".to_owned()) })
+        }
+        fn active_root(&self) -> Option<(proconsul_core::ids::TrustDomain, String)> {
+            None
+        }
+    }
+    Arc::new(NoSigner)
 }
 
 /// The node id: configured, else kept in `<data-dir>/node-id` (written on first start, so

@@ -13,11 +13,6 @@ use serde_json::json;
 use super::body_json;
 use crate::agent::Agent;
 use crate::http::{ApiError, json};
-use crate::raft::ReadConsistency;
-
-fn server(agent: &Agent) -> Result<&Arc<crate::raft::RaftNode>, ApiError> {
-    agent.raft.as_ref().ok_or_else(|| ApiError::Internal("no server available".into()))
-}
 
 fn with_index(index: u64, mut r: Response) -> Response {
     r.headers_mut().insert("X-Consul-Index", HeaderValue::from(index.max(1)));
@@ -25,13 +20,12 @@ fn with_index(index: u64, mut r: Response) -> Response {
 }
 
 pub(super) async fn roots(State(agent): State<Arc<Agent>>) -> Result<Response, ApiError> {
-    let (roots, index) = server(&agent)?
-        .read(ReadConsistency::Stale, |sm| {
-            (sm.ca_roots().cloned(), sm.index_of(&proconsul_core::state::WatchKey::CaRoots))
-        })
-        .await?;
-    let roots = roots.ok_or_else(|| ApiError::Internal("CA is not initialized yet".into()))?;
-    Ok(with_index(index, json(&roots)))
+    let roots = agent
+        .with_view(|_, roots| roots.cloned())
+        .await
+        .flatten()
+        .ok_or_else(|| ApiError::Internal("CA is not initialized yet".into()))?;
+    Ok(with_index(1, json(&roots)))
 }
 
 pub(super) async fn leaf(
@@ -66,9 +60,10 @@ pub(super) async fn authorize(
             .to_owned()
     };
     let (target, uri) = (field("Target"), field("ClientCertURI"));
-    let intentions = server(&agent)?
-        .read(ReadConsistency::Stale, |sm| Intention::all(sm.config_entry_set()))
-        .await?;
+    let intentions = agent
+        .with_view(|view, _| Intention::all(view.config_entries()))
+        .await
+        .ok_or_else(|| ApiError::Internal("no intentions known yet: no server reached".into()))?;
     let decision = authorize_uri(&intentions, &uri, &target, agent.opts.default_policy)
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     Ok(json(&json!({"Authorized": decision.authorized, "Reason": decision.reason})).into_response())

@@ -4,6 +4,7 @@
 mod checks;
 mod connect;
 mod info;
+pub(crate) mod internal;
 mod services;
 
 use std::sync::Arc;
@@ -41,6 +42,15 @@ pub(crate) fn routes(agent: Arc<Agent>) -> Router {
         .route("/v1/agent/connect/ca/roots", get(connect::roots))
         .route("/v1/agent/connect/ca/leaf/{service}", get(connect::leaf))
         .route("/v1/agent/connect/authorize", post(connect::authorize))
+        .with_state(agent)
+}
+
+/// The internal endpoints a server answers for client agents.
+pub(crate) fn server_routes(agent: Arc<Agent>) -> Router {
+    Router::new()
+        .route("/v1/internal/agent/cache", get(internal::cache))
+        .route("/v1/internal/agent/node/{node}", get(internal::node))
+        .route("/v1/internal/agent/apply", put(internal::apply))
         .with_state(agent)
 }
 
