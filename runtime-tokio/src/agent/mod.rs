@@ -88,6 +88,8 @@ pub struct Agent {
     check_defs: Mutex<BTreeMap<String, CheckDefinition>>,
     /// The Connect CA of this server.
     ca: Option<Arc<CaManager>>,
+    /// The CA's leader loop (establish per term, hourly pruning).
+    ca_task: Mutex<Option<crate::ca_manager::CaManagerTask>>,
     /// The LAN pool (set once the listeners are bound: its tags carry their addresses).
     gossip: std::sync::OnceLock<crate::gossip::GossipHandle>,
     addrs: Mutex<Addrs>,
@@ -145,19 +147,30 @@ impl Agent {
         } else {
             (None, None)
         };
-        let ca = raft.as_ref().map(|r| {
-            Arc::new(CaManager::new(
-                r.clone(),
-                CaManagerConfig::new(opts.datacenter.clone(), Seed(opts.seed ^ 0x4341)),
-            ))
-        });
         let remote = raft
             .is_none()
             .then(|| Arc::new(remote::Remote::new(opts.datacenter.clone(), Vec::new())));
         let (checks, check_events) = CheckRunner::start(opts.seed ^ 0x4348_4543);
         let (shutdown, _) = watch::channel(false);
         let changes = Arc::new(watch::channel(0u64).0);
-        let agent = Arc::new_cyclic(|me| {
+        let agent = Arc::new_cyclic(|me: &std::sync::Weak<Agent>| {
+            let ca = raft.as_ref().map(|r| {
+                // Followers hand CA work to the leader's HTTP API, found through the pool.
+                let weak = me.clone();
+                let resolve: crate::ca_manager::HttpAddrResolver = Arc::new(move |_, node| {
+                    let agent = weak.upgrade()?;
+                    let members = agent.members();
+                    let member = members
+                        .iter()
+                        .find(|m| m.rpc_addr().is_some_and(|a| a.to_string() == node.addr))?;
+                    member.http_addr().map(|a| a.to_string())
+                });
+                let config =
+                    CaManagerConfig::new(opts.datacenter.clone(), Seed(opts.seed ^ 0x4341));
+                Arc::new(CaManager::new(r.clone(), config).with_forwarding(
+                    crate::ca_manager::LeaderForwarder::new(resolve, Duration::from_secs(5)),
+                ))
+            });
             let signer: Arc<dyn LeafSigner> = match (&raft, &ca, &remote) {
                 (Some(r), Some(ca), _) => {
                     Arc::new(server::LocalSigner { raft: r.clone(), ca: ca.clone() })
@@ -178,6 +191,7 @@ impl Agent {
                 check_defs: Mutex::new(BTreeMap::new()),
                 ca,
                 gossip: std::sync::OnceLock::new(),
+                ca_task: Mutex::new(None),
                 snapshots: Arc::new(Snapshots::new()),
                 addrs: Mutex::new(addrs),
                 rpc: Mutex::new(rpc),
@@ -186,6 +200,9 @@ impl Agent {
             }
         });
 
+        if let Some(ca) = &agent.ca {
+            *lock(&agent.ca_task) = Some(ca.spawn());
+        }
         spawn(check_events_loop(agent.clone(), check_events));
         for def in agent.opts.services.clone() {
             if let Err(e) = agent.register_service(def, false).await {
@@ -263,6 +280,10 @@ impl Agent {
         self.shutdown.send_replace(true);
         if let Some(g) = self.gossip.get() {
             g.shutdown();
+        }
+        let ca_task = lock(&self.ca_task).take();
+        if let Some(task) = ca_task {
+            task.shutdown().await;
         }
         if let Some(raft) = &self.raft {
             let _ = raft.shutdown().await;
