@@ -389,6 +389,7 @@ pub fn scoped(kind: BoxedStrategy<ConfigEntry>) -> BoxedStrategy<ConfigEntry> {
                 ConfigEntry::ServiceSplitter(e) => (&mut e.namespace, &mut e.partition),
                 ConfigEntry::ServiceResolver(e) => (&mut e.namespace, &mut e.partition),
                 ConfigEntry::ServiceIntentions(e) => (&mut e.namespace, &mut e.partition),
+                ConfigEntry::IngressGateway(e) => (&mut e.namespace, &mut e.partition),
             };
             *namespace = ns;
             *partition = ap;
