@@ -11,10 +11,16 @@
 //!   the replicated provider state, leaf signing, rotation), followers forwarding to the leader.
 //! - `raft`: openraft hosting of the core state machine with a redb log and snapshots, the
 //!   server RPC (tonic, one port) and write forwarding.
-//! - `http`: the first slice of Consul's HTTP API (catalog, health, KV, config entries,
-//!   blocking queries).
+//! - `http`: Consul's HTTP API on a server (catalog, health, KV with sessions and locks,
+//!   config entries, intentions, discovery chain, connect CA, status, operator, coordinates,
+//!   events, transactions, prepared queries, snapshots), with blocking queries.
+//! - `dns`: Consul's DNS interface (UDP and TCP) over the core's DNS decisions.
+//! - `gossip`: the UDP driver of the core's SWIM pool (foca).
+//! - `checks`: the check runner (HTTP, TCP, TTL probes) around the core's scheduler.
+//! - `agent`: `proconsul agent` itself: server and/or client, `/v1/agent/*`, anti-entropy,
+//!   the leaf cache, the client's cache of the servers, and the proxy manager feeding `xds`.
 //!
-//! Still to come: gossip, health checks, the agent cache and proxy manager, `agent -dev`.
+//! Still to come: the `Net`/`Clock` seam for the simulation (runtime-sim).
 #![forbid(unsafe_code)]
 
 pub mod agent;
