@@ -99,70 +99,93 @@ pub fn digest_bytes(bytes: &[u8]) -> ContentHash {
     ContentHash(out)
 }
 
+impl StableHasher {
+    /// Past the inline buffer: everything moves to (and continues in) `spill`.
+    #[cold]
+    fn write_spilled(&mut self, bytes: &[u8]) {
+        if self.spill.is_empty() {
+            self.spill.reserve(2 * INLINE + bytes.len());
+            self.spill.extend_from_slice(&self.inline[..self.len]);
+        }
+        self.spill.extend_from_slice(bytes);
+    }
+}
+
 impl Hasher for StableHasher {
     fn finish(&self) -> u64 {
         let d = self.digest().0;
         u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
     }
 
+    // Inlined so the many fixed-size writes of a derived `Hash` become plain stores.
+    #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        if self.spill.is_empty() && self.len + bytes.len() <= INLINE {
-            self.inline[self.len..self.len + bytes.len()].copy_from_slice(bytes);
-            self.len += bytes.len();
+        let end = self.len + bytes.len();
+        if end <= INLINE && self.spill.is_empty() {
+            self.inline[self.len..end].copy_from_slice(bytes);
+            self.len = end;
         } else {
-            if self.spill.is_empty() {
-                self.spill.reserve(2 * INLINE + bytes.len());
-                self.spill.extend_from_slice(&self.inline[..self.len]);
-            }
-            self.spill.extend_from_slice(bytes);
+            self.write_spilled(bytes);
         }
     }
 
+    #[inline]
     fn write_u8(&mut self, i: u8) {
         self.write(&[i]);
     }
 
+    #[inline]
     fn write_u16(&mut self, i: u16) {
         self.write(&i.to_le_bytes());
     }
 
+    #[inline]
     fn write_u32(&mut self, i: u32) {
         self.write(&i.to_le_bytes());
     }
 
+    #[inline]
     fn write_u64(&mut self, i: u64) {
         self.write(&i.to_le_bytes());
     }
 
+    #[inline]
     fn write_u128(&mut self, i: u128) {
         self.write(&i.to_le_bytes());
     }
 
+    #[inline]
     fn write_usize(&mut self, i: usize) {
         // Widened so 32- and 64-bit platforms write the same bytes.
         self.write_u64(i as u64);
     }
 
+    #[inline]
     fn write_i8(&mut self, i: i8) {
         self.write_u8(i as u8);
     }
 
+    #[inline]
     fn write_i16(&mut self, i: i16) {
         self.write(&i.to_le_bytes());
     }
 
+    #[inline]
     fn write_i32(&mut self, i: i32) {
         self.write(&i.to_le_bytes());
     }
 
+    #[inline]
     fn write_i64(&mut self, i: i64) {
         self.write(&i.to_le_bytes());
     }
 
+    #[inline]
     fn write_i128(&mut self, i: i128) {
         self.write(&i.to_le_bytes());
     }
 
+    #[inline]
     fn write_isize(&mut self, i: isize) {
         self.write_i64(i as i64);
     }
@@ -204,6 +227,15 @@ mod tests {
             digest_bytes(&[7, 0, 0, 0, 0, 0, 0, 0, b'x', 0xff]).to_hex()
         );
         assert_eq!(digest_bytes(b"").to_hex(), "e3b0c44298fc1c149afbf4c8996fb924");
+    }
+
+    #[test]
+    fn values_past_the_inline_buffer_hash_the_same_bytes() {
+        let long = "x".repeat(3 * INLINE);
+        let mut bytes = 7u64.to_le_bytes().to_vec();
+        bytes.extend_from_slice(long.as_bytes());
+        bytes.push(0xff);
+        assert_eq!(content_hash(&(7u64, long.as_str())), digest_bytes(&bytes));
     }
 
     #[test]
