@@ -83,3 +83,43 @@ async fn coordinate_reads_block_until_a_coordinate_changes() {
     assert!(reply.index.unwrap() > index);
     c.shutdown().await;
 }
+
+#[tokio::test]
+async fn near_orders_rows_by_round_trip_from_a_node_or_the_agent() {
+    let c = Cluster::start(1).await;
+    let agent = proconsul_runtime_tokio::http::DEFAULT_NODE_NAME;
+    for (node, x) in [("far", 0.9), ("mid", 0.4), (agent, 0.0), ("near", 0.1), ("unknown", -1.0)] {
+        c.register(json!({"Node": node, "Address": "10.0.0.1",
+            "Service": {"Service": "web", "ID": format!("web-{node}"), "Port": 80},
+            "Check": {"CheckID": format!("chk-{node}"), "Name": "c", "Status": "passing",
+                      "ServiceID": format!("web-{node}")}}))
+            .await;
+        if x >= 0.0 {
+            let mut coord = coord(1.5);
+            coord["Vec"][0] = json!(x);
+            c.put_json("/v1/coordinate/update", json!({"Node": node, "Coord": coord})).await;
+        }
+    }
+    let order = |rows: serde_json::Value,
+                 pick: &dyn Fn(&serde_json::Value) -> String|
+     -> Vec<String> { rows.as_array().unwrap().iter().map(pick).collect() };
+    let by_node = |v: &serde_json::Value| v["Node"].as_str().unwrap().to_owned();
+    let expected = [agent, "near", "mid", "far", "unknown"];
+    let nodes = c.get("/v1/catalog/nodes?near=_agent").await.json();
+    assert_eq!(order(nodes, &by_node), expected);
+    let from_far = c.get("/v1/catalog/nodes?near=far").await.json();
+    assert_eq!(order(from_far, &by_node), ["far", "mid", "near", agent, "unknown"]);
+    let service = c.get(&format!("/v1/catalog/service/web?near={agent}")).await.json();
+    assert_eq!(order(service, &by_node), expected);
+    let health = c.get("/v1/health/service/web?near=_agent").await.json();
+    let health_nodes = order(health, &|v| v["Node"]["Node"].as_str().unwrap().to_owned());
+    assert_eq!(health_nodes, expected);
+    let checks = c.get("/v1/health/state/passing?near=_agent").await.json();
+    assert_eq!(order(checks, &by_node), expected);
+    let unsorted = c.get("/v1/catalog/nodes?near=unknown").await.json();
+    let mut names = order(unsorted, &by_node);
+    let as_listed = names.clone();
+    names.sort();
+    assert_eq!(as_listed, names, "a node without a coordinate leaves the order alone");
+    c.shutdown().await;
+}

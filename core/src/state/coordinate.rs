@@ -35,6 +35,15 @@ impl Coord {
         Coord { vec: vec![0.0; COORDINATE_DIMENSIONS], error: 1.5, adjustment: 0.0, height: 1e-5 }
     }
 
+    /// Estimated round trip to `other`, in seconds (serf's `DistanceTo`): the Euclidean
+    /// distance plus both heights, plus both adjustments unless that would make it negative.
+    pub fn distance_to(&self, other: &Coord) -> f64 {
+        let squares: f64 = self.vec.iter().zip(&other.vec).map(|(a, b)| (a - b) * (a - b)).sum();
+        let raw = squares.sqrt() + self.height + other.height;
+        let adjusted = raw + self.adjustment + other.adjustment;
+        if adjusted > 0.0 { adjusted } else { raw }
+    }
+
     /// Consul's `IsValid` (every component finite) and `IsCompatibleWith` (same
     /// dimensionality as the servers' own coordinates).
     fn check(&self) -> Result<(), StateError> {
@@ -107,6 +116,18 @@ impl StateMachine {
             }
         }
         Ok(true)
+    }
+
+    /// Orders `rows` by estimated round trip from node `near` (Consul's `?near=`), stable,
+    /// rows whose node has no coordinate last. Unchanged when `near` has no coordinate.
+    pub fn sort_near<T>(&self, near: &str, rows: &mut [T], node_of: impl Fn(&T) -> &str) {
+        let Some(from) = self.coordinates.get(&(near.to_owned(), String::new())) else { return };
+        let distance = |node: &str| {
+            self.coordinates
+                .get(&(node.to_owned(), String::new()))
+                .map_or(f64::INFINITY, |c| from.distance_to(c))
+        };
+        rows.sort_by(|a, b| distance(node_of(a)).total_cmp(&distance(node_of(b))));
     }
 
     /// Removes a deregistered node's coordinates (Consul's `deleteNodeTxn`).
@@ -192,6 +213,29 @@ mod tests {
         assert!(r.changed.contains(&WatchKey::Coordinates));
         assert_eq!(sm.coordinates(), vec![update("n2", 0.6)]);
         assert_eq!(sm.index_of(&WatchKey::Coordinates), 5);
+    }
+
+    #[test]
+    fn near_sorts_by_round_trip_and_puts_unknown_nodes_last() {
+        let mut sm = StateMachine::new(dc1());
+        for (i, n) in ["a", "b", "c", "d"].iter().enumerate() {
+            let _ = sm.apply(i as u64 + 1, &register(n, None, vec![])).unwrap();
+        }
+        let at = |node: &str, x: f64| {
+            let mut coord = Coord::origin();
+            coord.vec[0] = x;
+            Coordinate { node: node.into(), segment: String::new(), coord }
+        };
+        let updates = vec![at("a", 0.0), at("b", 0.3), at("c", 0.1)];
+        let _ = sm.apply(9, &batch(updates)).unwrap();
+        let mut rows = vec!["d", "b", "c", "a"];
+        sm.sort_near("a", &mut rows, |r| r);
+        assert_eq!(rows, ["a", "c", "b", "d"]);
+        let mut rows = vec!["d", "b", "c", "a"];
+        sm.sort_near("d", &mut rows, |r| r);
+        assert_eq!(rows, ["d", "b", "c", "a"], "no coordinate for near: order kept");
+        let (o, far) = (Coord::origin(), at("x", 0.5).coord);
+        assert!((o.distance_to(&far) - (0.5 + 2e-5)).abs() < 1e-12);
     }
 
     #[test]

@@ -37,21 +37,29 @@ async fn datacenters(State(state): State<ApiState>) -> Result<Response, ApiError
     Ok(json(&[dc]))
 }
 
+/// The `Node` field of a row, for `?near`.
+pub(crate) fn node_name(row: &Value) -> &str {
+    row["Node"].as_str().unwrap_or_default()
+}
+
 fn to_value<T: serde::Serialize>(v: &T) -> Value {
     // Catalog rows are plain structs with string keys: serializing cannot fail.
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
-/// `GET /v1/catalog/nodes[?node-meta=k:v][&filter=]`.
+/// `GET /v1/catalog/nodes[?node-meta=k:v][&filter=][&near=]`.
 async fn nodes(State(state): State<ApiState>, query: RawQuery) -> Result<Response, ApiError> {
     let (params, sel) = Selection::parse(query, Rows::Records(Schema::Node))?;
     let opts = params.query_options()?;
     let (rows, index) = blocking::query(&state, &opts, &WatchKey::Nodes, |sm| {
-        sm.nodes()
+        let mut rows: Vec<Value> = sm
+            .nodes()
             .filter(|n| sel.local() && sel.node_matches(n))
             .map(to_value)
             .filter(|v| sel.record_filter().is_none_or(|f| f.matches(v)))
-            .collect::<Vec<_>>()
+            .collect();
+        sel.sort_near(&state, sm, &mut rows, node_name);
+        rows
     })
     .await?;
     Ok(with_meta(&state, index, json(&rows)))
@@ -179,7 +187,9 @@ async fn read_service(
     let (rows, index) = blocking::query(&state, &opts, &key, |sm| {
         let rows =
             if connect { sm.health_connect(&name, false) } else { sm.health_service(&name, false) };
-        service_nodes(rows, &sel)
+        let mut rows = service_nodes(rows, &sel);
+        sel.sort_near(&state, sm, &mut rows, node_name);
+        rows
     })
     .await?;
     Ok(with_meta(&state, index, json(&rows)))

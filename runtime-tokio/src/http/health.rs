@@ -1,6 +1,6 @@
 //! `GET /v1/health/service/{name}` and `GET /v1/health/connect/{name}` with `?passing`
 //! (CONSUL-FACTS.md §8): `[{"Node", "Service", "Checks"}]`, `[]` when none. `?tag`,
-//! `?node-meta`, `?peer` and `?filter` narrow the rows as in [`super::selection`]; the filter
+//! `?node-meta`, `?peer` and `?filter` narrow the rows and `?near` orders them as in [`super::selection`]; the filter
 //! sees each row as Consul's `CheckServiceNode`.
 
 use axum::extract::{Path, Query, State};
@@ -52,10 +52,13 @@ async fn read(
         } else {
             sm.health_service(&name, passing)
         };
-        rows.into_iter()
+        let mut rows: Vec<_> = rows
+            .into_iter()
             .filter(|r| sel.local() && sel.node_matches(&r.node) && sel.tags_match(&r.service))
             .filter(|r| sel.instance_filter().is_none_or(|f| f.matches(&filter_instance(r))))
-            .collect::<Vec<_>>()
+            .collect();
+        sel.sort_near(&state, sm, &mut rows, |r| r.node.node.as_str());
+        rows
     })
     .await?;
     Ok(with_meta(&state, index, json(&rows)))

@@ -12,6 +12,7 @@ use proconsul_core::filter::Schema;
 use proconsul_core::state::{Check, HealthStatus, StateMachine, WatchKey};
 use serde_json::Value;
 
+use super::catalog_read::node_name;
 use super::selection::{Rows, Selection};
 use super::{ApiError, ApiState, blocking, json, with_meta};
 
@@ -64,7 +65,9 @@ async fn node(
     let (params, sel) = Selection::parse(query, Rows::Records(Schema::HealthCheck))?;
     let opts = params.query_options()?;
     let (rows, index) = blocking::query(&state, &opts, &WatchKey::Checks, |sm| {
-        check_rows(sm, sm.node_checks(&name), &sel)
+        let mut rows = check_rows(sm, sm.node_checks(&name), &sel);
+        sel.sort_near(&state, sm, &mut rows, node_name);
+        rows
     })
     .await?;
     Ok(with_meta(&state, index, json(&rows)))
@@ -86,6 +89,7 @@ async fn checks(
             let own = sm.node_checks(&row.node.node).filter(|c| c.service_id == row.service.id);
             all.extend(check_rows(sm, own, &sel));
         }
+        sel.sort_near(&state, sm, &mut all, node_name);
         all
     })
     .await?;
@@ -118,6 +122,7 @@ async fn in_state(
             let checks = sm.node_checks(n).filter(|c| status.is_none_or(|s| c.status == s));
             all.extend(check_rows(sm, checks, &sel));
         }
+        sel.sort_near(&state, sm, &mut all, node_name);
         all
     })
     .await?;

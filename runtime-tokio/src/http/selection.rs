@@ -1,6 +1,7 @@
 //! The list-narrowing query parameters Consul's catalog and health reads share: `?tag=`
 //! (repeatable, all must match, case-insensitive), `?node-meta=key:value` (repeatable, all
-//! must match), `?peer=` and `?filter=` (a go-bexpr expression over each row).
+//! must match), `?peer=` and `?filter=` (a go-bexpr expression over each row); `?near=` orders
+//! the rows by estimated round trip from a node (`_agent`: this agent's).
 //!
 //! Parsed once per request so a bad `?filter` is a 400 before anything is read.
 
@@ -8,9 +9,9 @@ use std::collections::BTreeMap;
 
 use axum::extract::Query;
 use proconsul_core::filter::{Filter, RecordFilter, Schema};
-use proconsul_core::state::{Node, Service};
+use proconsul_core::state::{Node, Service, StateMachine};
 
-use super::{ApiError, Params};
+use super::{ApiError, ApiState, Params};
 
 /// The shape a `?filter` is checked against, per endpoint.
 #[derive(Debug, Clone, Copy)]
@@ -35,6 +36,8 @@ pub(crate) struct Selection {
     /// `?peer=`: no cluster peerings exist, so any non-empty peer selects nothing.
     pub(crate) peer: Option<String>,
     pub(crate) filter: Option<RowFilter>,
+    /// `?near=`: a node name, or `_agent` for this agent's node.
+    pub(crate) near: Option<String>,
 }
 
 impl Selection {
@@ -62,7 +65,21 @@ impl Selection {
             None => None,
             Some(text) => Some(parse_filter(text, rows)?),
         };
-        Ok((params, Selection { tags, node_meta, peer, filter }))
+        let near = params.get("near").filter(|n| !n.is_empty()).map(str::to_owned);
+        Ok((params, Selection { tags, node_meta, peer, filter, near }))
+    }
+
+    /// Applies `?near` to `rows` (a no-op without it): `_agent` is this agent's node.
+    pub(crate) fn sort_near<T>(
+        &self,
+        state: &ApiState,
+        sm: &StateMachine,
+        rows: &mut [T],
+        node_of: impl Fn(&T) -> &str,
+    ) {
+        let Some(near) = &self.near else { return };
+        let near = if near == "_agent" { state.node_name() } else { near.as_str() };
+        sm.sort_near(near, rows, node_of);
     }
 
     /// False when `?peer` names a peer: nothing is imported from peers.
