@@ -26,6 +26,18 @@ pub struct LocalService {
     /// For a sidecar registered through its parent's `sidecar_service`: the parent's id
     /// (deregistering the parent deregisters it too).
     pub sidecar_of: Option<String>,
+    /// Agent-only settings the catalog row does not carry.
+    pub extra: LocalExtra,
+}
+
+/// What an agent remembers of a registration beyond the catalog row, to show it back in
+/// `/v1/agent/services`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LocalExtra {
+    /// `EnableTagOverride` as registered.
+    pub enable_tag_override: bool,
+    /// `Locality` (`{"Region", "Zone"}`) as registered.
+    pub locality: Option<serde_json::Value>,
 }
 
 /// Why a local change was refused; nothing changed.
@@ -86,13 +98,24 @@ impl LocalState {
         sidecar_of: Option<String>,
         replace_checks: bool,
     ) {
+        self.add_service_with(service, sidecar_of, replace_checks, LocalExtra::default());
+    }
+
+    /// [`Self::add_service`] with the agent-only settings.
+    pub fn add_service_with(
+        &mut self,
+        service: Service,
+        sidecar_of: Option<String>,
+        replace_checks: bool,
+        extra: LocalExtra,
+    ) {
         if replace_checks {
             let id = service.id.clone();
             self.remove_checks_where(|c| c.service_id == id);
         }
         let name = service.service.clone();
         let id = service.id.clone();
-        self.services.insert(id.clone(), LocalService { service, sidecar_of });
+        self.services.insert(id.clone(), LocalService { service, sidecar_of, extra });
         for check in self.checks.values_mut().filter(|c| c.service_id == id) {
             check.service_name = name.clone();
         }

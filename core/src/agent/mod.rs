@@ -13,6 +13,6 @@ pub mod local;
 pub mod proxycfg;
 pub mod registration;
 
-pub use local::{LocalError, LocalService, LocalState};
+pub use local::{LocalError, LocalExtra, LocalService, LocalState};
 pub use proxycfg::{CatalogView, ProxyError, SidecarInputs, sidecar_snapshot};
 pub use registration::{DerivedCheck, ExpandedService, RegistrationError, ServiceDefinition};

@@ -94,6 +94,8 @@ pub struct ExpandedService {
     pub checks: Vec<Value>,
     /// Checks the agent derives itself (a sidecar's listening and alias checks).
     pub derived_checks: Vec<DerivedCheck>,
+    /// Settings only the agent keeps.
+    pub extra: crate::agent::LocalExtra,
 }
 
 /// A check the agent adds on its own to a sidecar it expanded.
@@ -202,7 +204,11 @@ impl ServiceDefinition {
             create_index: 0,
             modify_index: 0,
         };
-        Ok(ExpandedService { service, checks, derived_checks: Vec::new() })
+        let extra = crate::agent::LocalExtra {
+            enable_tag_override: self.enable_tag_override,
+            locality: self.locality.clone(),
+        };
+        Ok(ExpandedService { service, checks, derived_checks: Vec::new(), extra })
     }
 }
 

@@ -239,6 +239,11 @@ impl Agent {
         Ok(agent)
     }
 
+    /// The options again from the same flags and (re-read) config files.
+    pub(crate) fn reload_options(&self) -> Result<AgentOptions, OptionsError> {
+        AgentOptions::resolve(&self.opts.flags, &self.opts.node_name, self.opts.seed)
+    }
+
     /// The addresses the listeners bound.
     pub fn addrs(&self) -> Addrs {
         *lock(&self.addrs)

@@ -63,6 +63,8 @@ pub struct AgentOptions {
     pub raft_multiplier: u32,
     /// CA settings from `connect { ca_config {...} }`.
     pub ca_config: Option<Value>,
+    /// The flags the options were resolved from (`/v1/agent/reload` reads the files again).
+    pub flags: FlagValues,
 }
 
 /// Command-line values; `None` means "not given", so files and defaults apply.
@@ -303,6 +305,7 @@ impl AgentOptions {
             seed: flags.seed.unwrap_or(fallback_seed),
             raft_multiplier: file.performance.raft_multiplier.unwrap_or(1).clamp(1, 10),
             ca_config: file.connect.ca_config.clone(),
+            flags: flags.clone(),
         })
     }
 

@@ -91,7 +91,7 @@ impl Agent {
             for id in &old_checks {
                 self.stop_check(id).await;
             }
-            self.local().add_service(e.service, sidecar_of, replace_existing_checks);
+            self.local().add_service_with(e.service, sidecar_of, replace_existing_checks, e.extra);
             for def in defs {
                 self.add_check_definition(def).await?;
             }
@@ -126,9 +126,10 @@ impl Agent {
 
     async fn add_check_definition(&self, def: CheckDefinition) -> Result<(), RegistryError> {
         let id = def.id.as_str().to_owned();
+        // Consul answers 404 for a check on a service the agent does not have.
         self.local()
             .add_check(check_row(&def))
-            .map_err(|e| RegistryError::Invalid(e.to_string()))?;
+            .map_err(|e| RegistryError::NotFound(e.to_string()))?;
         super::lock(&self.check_defs).insert(id.clone(), def.clone());
         if let Err(e) = self.checks.add(def).await {
             self.local().remove_check(&id);

@@ -65,11 +65,29 @@ def _free_ports(count: int) -> list[int]:
             s.close()
 
 
+CONSUL_HTTP_PORT = 8500
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
 class Agent:
     """One `proconsul agent -dev` process and its log file."""
 
     def __init__(self, name: str):
         ports = _free_ports(len(PORT_FLAGS))
+        # Inside Consul's container the agent's HTTP API is on 8500, and some tests point
+        # health checks at http://localhost:8500 (the agent itself). Use 8500 too when it is
+        # free: agents run one at a time.
+        if _port_free(CONSUL_HTTP_PORT):
+            ports[0] = CONSUL_HTTP_PORT
         self.port = ports[0]
         safe = "".join(c if c.isalnum() or c in "-_.[]" else "_" for c in name)
         self.log_path = os.path.join(LOGS_DIR, f"{safe}.log")

@@ -7,6 +7,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use proconsul_core::filter::Schema;
 use proconsul_core::state::HealthStatus;
 use serde_json::Value;
 
@@ -14,7 +15,11 @@ use super::body_json;
 use crate::agent::Agent;
 use crate::http::{ApiError, Params, json};
 
-pub(super) async fn list(State(agent): State<Arc<Agent>>) -> Response {
+pub(super) async fn list(
+    State(agent): State<Arc<Agent>>,
+    q: Query<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let filter = super::services::row_filter(&Params::from_query(q), Schema::HealthCheck)?;
     let local = agent.local();
     let out: BTreeMap<String, Value> = local
         .checks()
@@ -37,8 +42,9 @@ pub(super) async fn list(State(agent): State<Arc<Agent>>) -> Response {
             }
             (id.clone(), v)
         })
+        .filter(|(_, v)| filter.as_ref().is_none_or(|f| f.matches(v)))
         .collect();
-    json(&out)
+    Ok(json(&out))
 }
 
 pub(super) async fn register(

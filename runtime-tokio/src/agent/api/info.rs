@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use openraft::async_runtime::WatchReceiver;
@@ -10,7 +10,7 @@ use proconsul_core::gossip::Member;
 use serde_json::{Value, json};
 
 use crate::agent::{Agent, CONSUL_COMPATIBLE_VERSION};
-use crate::http::{ApiError, json};
+use crate::http::{ApiError, Params, json};
 
 /// The raft leader's server RPC address, if one is known.
 fn leader_addr(agent: &Agent) -> Option<String> {
@@ -113,9 +113,88 @@ fn self_member(agent: &Agent) -> Value {
         .map_or(Value::Null, |m| member_json(agent, m))
 }
 
-pub(super) async fn members(State(agent): State<Arc<Agent>>) -> Response {
-    let out: Vec<Value> = agent.members().iter().map(|m| member_json(&agent, m)).collect();
+/// `?wan` lists the WAN pool. Proconsul has no WAN gossip yet: a server reports the
+/// servers of its own datacenter under their WAN names (`node.dc`), which is what Consul's
+/// WAN pool holds for a single datacenter; a client agent has no WAN pool (empty list).
+pub(super) async fn members(
+    State(agent): State<Arc<Agent>>,
+    q: Query<Vec<(String, String)>>,
+) -> Response {
+    let wan = Params::from_query(q).has("wan");
+    let members = agent.members();
+    let out: Vec<Value> = if wan {
+        if !agent.opts.server {
+            return json(&Vec::<Value>::new());
+        }
+        members
+            .iter()
+            .filter(|m| m.is_server())
+            .map(|m| {
+                let mut v = member_json(&agent, m);
+                v["Name"] = Value::String(format!("{}.{}", m.name.as_str(), m.datacenter.as_str()));
+                if let Some(port) = agent.opts.serf_wan_port {
+                    v["Port"] = Value::from(port);
+                }
+                v
+            })
+            .collect()
+    } else {
+        members.iter().map(|m| member_json(&agent, m)).collect()
+    };
     json(&out)
+}
+
+/// `PUT /v1/agent/force-leave/:node`: a member that gossip knows is accepted (a failed one
+/// is reaped by the leader's reconciliation); an unknown name is an error, as in Consul.
+pub(super) async fn force_leave(
+    State(agent): State<Arc<Agent>>,
+    Path(node): Path<String>,
+) -> Result<Response, ApiError> {
+    if agent.members().iter().any(|m| m.name.as_str() == node) {
+        return Ok(StatusCode::OK.into_response());
+    }
+    Err(ApiError::Internal(format!("agent: No node found with name '{node}'")))
+}
+
+/// `GET /v1/agent/monitor?loglevel=...`: the level is checked as Consul checks it; the log
+/// itself is not streamed over the API (it goes to the agent's stderr).
+pub(super) async fn monitor(q: Query<Vec<(String, String)>>) -> Result<Response, ApiError> {
+    let params = Params::from_query(q);
+    let level = params.get("loglevel").unwrap_or("info").to_ascii_lowercase();
+    if !matches!(level.as_str(), "trace" | "debug" | "info" | "warn" | "error") {
+        return Err(ApiError::BadRequest(format!("Unknown log level: {level}")));
+    }
+    Err(ApiError::Internal(
+        "log streaming over the API is not supported: read the agent's stderr".into(),
+    ))
+}
+
+/// `PUT /v1/agent/token/:type`: ACLs are disabled, so Consul's 401 `ACL support disabled`.
+pub(super) async fn token(Path(_kind): Path<String>) -> Response {
+    (StatusCode::UNAUTHORIZED, "ACL support disabled").into_response()
+}
+
+/// `PUT /v1/agent/reload`: re-reads the config files the agent started with and registers
+/// the services and checks they define (existing ones are updated in place).
+pub(super) async fn reload(State(agent): State<Arc<Agent>>) -> Result<Response, ApiError> {
+    let opts = agent.reload_options().map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    for def in opts.services {
+        agent.register_service(def, false).await?;
+    }
+    for def in &opts.checks {
+        agent.register_check(def).await?;
+    }
+    agent.sync_after_change().await;
+    Ok(StatusCode::OK.into_response())
+}
+
+/// `GET /`: what Consul's agent answers there without its UI.
+pub(super) async fn index() -> Response {
+    (
+        StatusCode::OK,
+        "Proconsul Agent: UI disabled. Use the HTTP API under /v1/ or the proconsul CLI.",
+    )
+        .into_response()
 }
 
 pub(super) async fn metrics(State(agent): State<Arc<Agent>>) -> Response {

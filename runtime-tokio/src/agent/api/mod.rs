@@ -19,7 +19,12 @@ use crate::http::ApiError;
 /// The `/v1/agent/*` routes over `agent`.
 pub(crate) fn routes(agent: Arc<Agent>) -> Router {
     Router::new()
+        .route("/", get(info::index))
         .route("/v1/agent/self", get(info::agent_self))
+        .route("/v1/agent/reload", put(info::reload))
+        .route("/v1/agent/monitor", get(info::monitor))
+        .route("/v1/agent/token/{kind}", put(info::token))
+        .route("/v1/agent/force-leave/{node}", put(info::force_leave))
         .route("/v1/agent/members", get(info::members))
         .route("/v1/agent/metrics", get(info::metrics))
         .route("/v1/agent/join/{address}", put(info::join))

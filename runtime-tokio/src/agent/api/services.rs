@@ -7,36 +7,67 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use proconsul_core::state::{HealthStatus, Service};
+use proconsul_core::agent::LocalService;
+use proconsul_core::filter::{RecordFilter, Schema};
+use proconsul_core::state::HealthStatus;
 use serde_json::{Value, json};
 
 use super::body_json;
 use crate::agent::Agent;
 use crate::http::{ApiError, Params, json};
 
-/// Consul's `AgentService` JSON of a local instance.
-pub(super) fn agent_service(agent: &Agent, s: &Service) -> Value {
+/// Consul's `AgentService` JSON of a local instance: empty optional blocks are left out, as
+/// Consul's `omitempty` leaves them out.
+pub(super) fn agent_service(agent: &Agent, local: &LocalService) -> Value {
+    let s = &local.service;
     let mut v = serde_json::to_value(s).unwrap_or(Value::Null);
     if let Value::Object(map) = &mut v {
         map.remove("CreateIndex");
         map.remove("ModifyIndex");
-        map.insert("EnableTagOverride".into(), Value::Bool(false));
+        if s.tagged_addresses.is_empty() {
+            map.remove("TaggedAddresses");
+        }
+        if !s.connect.native {
+            map.remove("Connect");
+        }
+        map.insert("EnableTagOverride".into(), Value::Bool(local.extra.enable_tag_override));
         map.insert("Datacenter".into(), Value::String(agent.opts.datacenter.to_string()));
-        if s.proxy.is_none() {
-            map.remove("Proxy");
+        if let Some(locality) = &local.extra.locality {
+            map.insert("Locality".into(), locality.clone());
         }
     }
     v
 }
 
-pub(super) async fn list(State(agent): State<Arc<Agent>>) -> Response {
+/// `?filter=` over agent rows, or a 400 naming the problem.
+pub(super) fn row_filter(
+    params: &Params,
+    schema: Schema,
+) -> Result<Option<RecordFilter>, ApiError> {
+    params
+        .get("filter")
+        .filter(|f| !f.is_empty())
+        .map(|f| {
+            RecordFilter::parse(f, schema).map_err(|e| {
+                ApiError::BadRequest(format!("Failed to create boolean expression evaluator: {e}"))
+            })
+        })
+        .transpose()
+}
+
+pub(super) async fn list(
+    State(agent): State<Arc<Agent>>,
+    q: Query<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let filter = row_filter(&Params::from_query(q), Schema::NodeService)?;
     let out: BTreeMap<String, Value> = agent
         .local()
         .services()
         .iter()
-        .map(|(id, s)| (id.clone(), agent_service(&agent, &s.service)))
+        .map(|(id, s)| (id.clone(), agent_service(&agent, s)))
+        .filter(|(_, v)| filter.as_ref().is_none_or(|f| f.matches(v)))
         .collect();
-    json(&out)
+    Ok(json(&out))
 }
 
 pub(super) async fn one(
@@ -45,7 +76,8 @@ pub(super) async fn one(
 ) -> Result<Response, ApiError> {
     let local = agent.local();
     let s = local
-        .service(&id)
+        .services()
+        .get(&id)
         .ok_or_else(|| ApiError::NotFound(format!("unknown service ID: {id}")))?;
     Ok(json(&agent_service(&agent, s)))
 }
@@ -114,7 +146,7 @@ fn local_health(agent: &Agent, ids: &[String]) -> (StatusCode, Vec<Value>) {
     let mut worst = HealthStatus::Passing;
     let mut rows = Vec::new();
     for id in ids {
-        let Some(s) = local.service(id) else { continue };
+        let Some(s) = local.services().get(id) else { continue };
         let mut status = HealthStatus::Passing;
         let mut checks = Vec::new();
         for c in local.checks().values().filter(|c| c.service_id == *id || c.service_id.is_empty())
