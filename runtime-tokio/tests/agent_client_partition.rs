@@ -7,75 +7,17 @@
 mod agent_support;
 mod envoy_support;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::Command;
 use std::time::Duration;
 
-use agent_support::{AgentProcess, Ports, free_port};
+use agent_support::{AgentProcess, Ports, echo_app, echoes, free_port, sidecar_bootstrap};
 use envoy_support::{Envoy, envoy_binary};
 use serde_json::json;
-
-fn echo_app() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    #[allow(clippy::disallowed_methods, reason = "the test hosts the echo app")]
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            #[allow(clippy::disallowed_methods, reason = "one thread per echo connection")]
-            std::thread::spawn(move || {
-                let mut s = stream;
-                let mut buf = [0u8; 1024];
-                while let Ok(n) = s.read(&mut buf) {
-                    if n == 0 || s.write_all(&buf[..n]).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-    });
-    port
-}
-
-fn through(port: u16) -> bool {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return false };
-    s.set_read_timeout(Some(Duration::from_secs(2))).ok();
-    if s.write_all(b"hello\n").is_err() {
-        return false;
-    }
-    let mut buf = [0u8; 6];
-    s.read_exact(&mut buf).is_ok() && &buf == b"hello\n"
-}
-
-fn port_args(p: &Ports) -> Vec<String> {
-    [
-        ("-http-port", p.http),
-        ("-grpc-port", p.grpc),
-        ("-dns-port", p.dns),
-        ("-server-port", p.server),
-        ("-serf-lan-port", p.serf_lan),
-        ("-serf-wan-port", p.serf_wan),
-    ]
-    .iter()
-    .flat_map(|(f, p)| [f.to_string(), p.to_string()])
-    .collect()
-}
 
 fn args(base: &[&str], dir: &std::path::Path, ports: &Ports) -> Vec<String> {
     let mut a: Vec<String> = base.iter().map(|s| s.to_string()).collect();
     a.extend(["-data-dir".into(), dir.display().to_string()]);
-    a.extend(port_args(ports));
+    a.extend(ports.args());
     a
-}
-
-fn bootstrap_for(service: &str, grpc_port: u16) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_proconsul"))
-        .args(["connect", "envoy", "-bootstrap", "-sidecar-for", service])
-        .args(["-grpc-addr", &format!("127.0.0.1:{grpc_port}")])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 fn authorized(client: &AgentProcess, trust_domain: &str) -> Option<bool> {
@@ -124,10 +66,10 @@ fn client_agent_serves_from_its_cache_while_the_server_is_down_and_catches_up() 
         .unwrap()
         .to_owned();
 
-    let api_envoy = Envoy::start(&envoy, bootstrap_for("api", cp.grpc));
-    let web_envoy = Envoy::start(&envoy, bootstrap_for("web", cp.grpc));
+    let api_envoy = Envoy::start(&envoy, sidecar_bootstrap("api", cp.grpc));
+    let web_envoy = Envoy::start(&envoy, sidecar_bootstrap("web", cp.grpc));
     web_envoy.wait_until(Duration::from_secs(60), "web → api via the client's proxies", |_| {
-        through(upstream)
+        echoes(upstream)
     });
     assert_eq!(authorized(&client, &trust_domain), Some(true));
 
@@ -135,7 +77,7 @@ fn client_agent_serves_from_its_cache_while_the_server_is_down_and_catches_up() 
     server.kill();
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(authorized(&client, &trust_domain), Some(true), "{}", client.log());
-    assert!(through(upstream), "traffic through the mesh while the server is down");
+    assert!(echoes(upstream), "traffic through the mesh while the server is down");
     let api_config = api_envoy.admin("/config_dump?resource=dynamic_listeners");
     assert!(api_config.contains("public_listener"), "api's Envoy keeps its listener");
 
@@ -147,7 +89,7 @@ fn client_agent_serves_from_its_cache_while_the_server_is_down_and_catches_up() 
         s.try_http("PUT", "/v1/config", &entry.to_string()).is_some_and(|r| r.status == 200)
     });
     api_envoy.wait_until(Duration::from_secs(60), "the client to catch up with the deny", |e| {
-        !through(upstream) && e.stat("connect_authz.rbac.denied").unwrap_or(0) > 0
+        !echoes(upstream) && e.stat("connect_authz.rbac.denied").unwrap_or(0) > 0
     });
     assert_eq!(authorized(&client, &trust_domain), Some(false));
 }

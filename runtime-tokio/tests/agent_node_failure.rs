@@ -16,15 +16,7 @@ fn client(name: &str, server_serf: u16) -> AgentProcess {
         ["agent", "-bind", "127.0.0.1", "-node", name].iter().map(|s| s.to_string()).collect();
     args.extend(["-data-dir".into(), dir.path().display().to_string()]);
     args.extend(["-retry-join".into(), format!("127.0.0.1:{server_serf}")]);
-    for (f, p) in [
-        ("-http-port", ports.http),
-        ("-grpc-port", ports.grpc),
-        ("-dns-port", ports.dns),
-        ("-server-port", ports.server),
-        ("-serf-lan-port", ports.serf_lan),
-    ] {
-        args.extend([f.to_string(), p.to_string()]);
-    }
+    args.extend(ports.args());
     AgentProcess::spawn(args, ports, Some(dir))
 }
 

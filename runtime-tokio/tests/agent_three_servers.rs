@@ -27,16 +27,7 @@ fn server_args(name: &str, ports: &Ports, dir: &std::path::Path, join: u16) -> V
             .collect();
     args.extend(["-data-dir".into(), dir.display().to_string()]);
     args.extend(["-retry-join".into(), format!("127.0.0.1:{join}")]);
-    for (flag, port) in [
-        ("-http-port", ports.http),
-        ("-grpc-port", ports.grpc),
-        ("-dns-port", ports.dns),
-        ("-server-port", ports.server),
-        ("-serf-lan-port", ports.serf_lan),
-        ("-serf-wan-port", ports.serf_wan),
-    ] {
-        args.extend([flag.to_string(), port.to_string()]);
-    }
+    args.extend(ports.args());
     args
 }
 

@@ -40,7 +40,8 @@ impl Ports {
         }
     }
 
-    fn args(&self) -> Vec<String> {
+    /// Consul's port flags for these ports.
+    pub fn args(&self) -> Vec<String> {
         [
             ("-http-port", self.http),
             ("-grpc-port", self.grpc),
@@ -196,4 +197,49 @@ fn dechunk(mut body: &str) -> Option<String> {
         out.push_str(rest.get(..size)?);
         body = rest.get(size + 2..)?;
     }
+}
+
+/// A TCP echo app on a free loopback port (the services behind the test sidecars).
+pub fn echo_app() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    #[allow(clippy::disallowed_methods, reason = "the test hosts the echo app")]
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            #[allow(clippy::disallowed_methods, reason = "one thread per echo connection")]
+            std::thread::spawn(move || {
+                let mut s = stream;
+                let mut buf = [0u8; 1024];
+                while let Ok(n) = s.read(&mut buf) {
+                    if n == 0 || s.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// Sends a line to 127.0.0.1:`port`; true when the same line comes back.
+pub fn echoes(port: u16) -> bool {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return false };
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok();
+    if s.write_all(b"hello\n").is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 6];
+    s.read_exact(&mut buf).is_ok() && &buf == b"hello\n"
+}
+
+/// The Envoy bootstrap `proconsul connect envoy -bootstrap -sidecar-for SERVICE` prints for
+/// an agent whose gRPC port is `grpc_port`.
+pub fn sidecar_bootstrap(service: &str, grpc_port: u16) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_proconsul"))
+        .args(["connect", "envoy", "-bootstrap", "-sidecar-for", service])
+        .args(["-grpc-addr", &format!("127.0.0.1:{grpc_port}")])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
 }
