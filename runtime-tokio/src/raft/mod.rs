@@ -17,8 +17,9 @@
 //! Between servers, [`rpc`] carries raft traffic and forwarded writes over tonic on one port;
 //! [`mem_network`] is the in-process equivalent for tests.
 //!
-//! redb is synchronous: writes run inline on the calling task (fine inside turmoil hosts;
-//! a production server with a busy log should move them to a dedicated writer thread).
+//! redb is synchronous: the log store commits on its own writer thread, batching what is
+//! queued into one fsync ([`LogStore::inline`] keeps writes on the calling task, for
+//! deterministic hosts); snapshots are still written on the calling task.
 
 mod log_store;
 pub mod mem_network;

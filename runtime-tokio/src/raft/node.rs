@@ -14,6 +14,7 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
+use openraft::errors::ForwardReason;
 use openraft::network::NetSnapshot;
 use openraft::{RaftNetworkFactory, ReadPolicy};
 use proconsul_core::ids::Datacenter;
@@ -71,6 +72,9 @@ pub enum NodeError {
     #[error("raft storage: {0}")]
     Storage(#[from] io::Error),
 }
+
+/// How long a write refused for an unconfirmed leader lease waits before it is retried.
+const LEASE_RETRY: Duration = Duration::from_millis(5);
 
 /// One raft server.
 pub struct RaftNode {
@@ -212,17 +216,31 @@ impl RaftNode {
 }
 
 /// Proposes `command` on `raft` itself (no forwarding), bounded by `deadline`.
+///
+/// A leader takes writes only while a quorum has acknowledged it recently (openraft's
+/// lease): right after an election, before the first acknowledgements, it refuses them
+/// without proposing anything. Such a write is held and retried within the deadline, as the
+/// forwarding path holds writes while no leader is known.
 pub(super) async fn local_write(
     raft: &ProconsulRaft,
     deadline: Duration,
     command: Command,
 ) -> Result<WriteResponse, NodeError> {
-    match tokio::time::timeout(deadline, raft.client_write(Proposal(command))).await {
-        Err(_) => Err(NodeError::Timeout(deadline)),
-        Ok(Ok(resp)) => Ok(resp.data),
-        Ok(Err(e)) => match e.forward_to_leader() {
-            Some(f) => Err(NodeError::NotLeader { leader: f.leader_id }),
-            None => Err(NodeError::Raft(e.to_string())),
-        },
-    }
+    let proposal = Proposal(command);
+    let attempts = async {
+        loop {
+            let e = match raft.client_write(proposal.clone()).await {
+                Ok(resp) => return Ok(resp.data),
+                Err(e) => e,
+            };
+            match e.forward_to_leader() {
+                Some(f) if f.reason == ForwardReason::LeaseExpired => {
+                    tokio::time::sleep(LEASE_RETRY).await;
+                }
+                Some(f) => return Err(NodeError::NotLeader { leader: f.leader_id }),
+                None => return Err(NodeError::Raft(e.to_string())),
+            }
+        }
+    };
+    tokio::time::timeout(deadline, attempts).await.unwrap_or(Err(NodeError::Timeout(deadline)))
 }
