@@ -61,6 +61,10 @@ fn client_agent_serves_from_its_cache_while_the_server_is_down_and_catches_up() 
         s.try_http("GET", "/v1/catalog/service/api", "")
             .is_some_and(|r| r.body.contains("client-1"))
     });
+    // The client's cache holds the roots once its first long-poll answer is in.
+    client.wait_until(Duration::from_secs(20), "the CA roots in the client's cache", |c| {
+        c.try_http("GET", "/v1/agent/connect/ca/roots", "").is_some_and(|r| r.status == 200)
+    });
     let trust_domain = client.http("GET", "/v1/agent/connect/ca/roots", "").json()["TrustDomain"]
         .as_str()
         .unwrap()
