@@ -14,9 +14,18 @@ async fn status_reports_the_leaders_rpc_address_and_the_voters() {
     let c = Cluster::start(3).await;
     let leader_id = c.nodes[c.leader()].id();
     for i in 0..3 {
-        let r = c.call_on(i, Method::GET, "/v1/status/leader", Body::empty()).await;
-        assert_eq!(r.status, StatusCode::OK);
-        assert_eq!(r.json(), json!(rpc_addr(leader_id)), "every server names the same leader");
+        // A follower learns the leader from its first heartbeat; until then it answers "".
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let answer = loop {
+            let r = c.call_on(i, Method::GET, "/v1/status/leader", Body::empty()).await;
+            assert_eq!(r.status, StatusCode::OK);
+            let answer = r.json();
+            if answer != json!("") || tokio::time::Instant::now() > deadline {
+                break answer;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
+        assert_eq!(answer, json!(rpc_addr(leader_id)), "every server names the same leader");
     }
     let peers = c.get("/v1/status/peers").await.json();
     assert_eq!(peers, json!([rpc_addr(1), rpc_addr(2), rpc_addr(3)]));
