@@ -101,9 +101,29 @@ impl RaftNode {
         N: RaftNetworkFactory<TypeConfig>,
         N::Network: NetSnapshot<TypeConfig, SnapshotData = Vec<u8>>,
     {
-        let sm = StateMachineStore::open(db.clone(), datacenter)?;
+        let log = LogStore::new(db.clone());
+        Self::start_with_log(id, config, db, datacenter, network, deadline, log).await
+    }
+
+    /// [`RaftNode::start`] with an explicit log store: [`LogStore::inline`] keeps every log
+    /// write on the calling task, for hosts whose clock is simulated or paused (a writer
+    /// thread's fsync is invisible to a paused tokio clock, which then jumps ahead).
+    pub async fn start_with_log<N>(
+        id: NodeId,
+        config: Arc<openraft::Config>,
+        db: Arc<Database>,
+        datacenter: Datacenter,
+        network: N,
+        deadline: Duration,
+        log: LogStore,
+    ) -> Result<Self, NodeError>
+    where
+        N: RaftNetworkFactory<TypeConfig>,
+        N::Network: NetSnapshot<TypeConfig, SnapshotData = Vec<u8>>,
+    {
+        let sm = StateMachineStore::open(db, datacenter)?;
         let state = sm.shared();
-        let raft = ProconsulRaft::new(id, config, network, LogStore::new(db), sm)
+        let raft = ProconsulRaft::new(id, config, network, log, sm)
             .await
             .map_err(|e| NodeError::Raft(e.to_string()))?;
         Ok(RaftNode { id, raft, state, deadline, forwarder: None })

@@ -9,7 +9,7 @@ use std::time::Duration;
 use proconsul_core::ids::Datacenter;
 use proconsul_core::state::Command;
 use proconsul_runtime_tokio::raft::mem_network::MemRouter;
-use proconsul_runtime_tokio::raft::{NodeId, RaftNode, open_database};
+use proconsul_runtime_tokio::raft::{LogStore, NodeId, RaftNode, open_database};
 
 /// Bound on every wait in these tests.
 pub const WAIT: Duration = Duration::from_secs(5);
@@ -31,7 +31,10 @@ pub fn dc() -> Datacenter {
 
 pub async fn start(id: NodeId, path: &Path, router: &MemRouter) -> RaftNode {
     let db = open_database(path).expect("open redb");
-    let node = RaftNode::start(id, config(), db, dc(), router.network(id), WAIT)
+    // Inline log writes: some suites run on a paused clock, which a writer thread's fsync
+    // would let jump ahead.
+    let log = LogStore::inline(db.clone());
+    let node = RaftNode::start_with_log(id, config(), db, dc(), router.network(id), WAIT, log)
         .await
         .expect("start raft node");
     router.register(id, node.raft().clone());
