@@ -1,0 +1,333 @@
+//! PERF.md W6: catalog registrations per second through the HTTP API of three servers on
+//! loopback, with redb's fsync on every raft commit (its default `Durability::Immediate`;
+//! nothing here turns it off), for 1, 64 and 1,000 concurrent clients.
+//!
+//! ```text
+//!  C client tasks ─ PUT /v1/catalog/register (keep-alive) ─► leader's HTTP API
+//!        ▲                                                      │ raft client_write
+//!        └──────── 200 `true` once committed and applied ◄──────┘ append + fsync on 2 of 3
+//! ```
+//!
+//! The three agents and the clients share one tokio multi-thread runtime (2 workers, as
+//! the box has 2 cores), so client and server CPU compete as on one loaded machine. Writes go
+//! to the leader only by default; `W6_TARGET=all` spreads them over the three servers
+//! (followers forward to the leader over the server RPC, which adds a hop).
+//!
+//! Each criterion iteration sends one batch of distinct registrations (one node and one
+//! service each, ~420 B of JSON) with C clients and returns the batch's wall time, so
+//! criterion's throughput is registrations per second. Every request's round trip (the
+//! commit latency a Consul client sees) is kept; the report at the end prints throughput
+//! and p50/p99 per client count from all measured batches.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use proconsul_runtime_tokio::agent::{Agent, AgentOptions, FlagValues};
+use proconsul_runtime_tokio::api_client::{ApiClient, Query};
+use tokio::runtime::Runtime;
+use tokio::task::JoinSet;
+
+/// Client counts of the workload, each with the registrations one iteration sends: big
+/// enough that a batch takes ~0.1 s or more at the target rate, so start-up and tail effects
+/// of a batch stay small.
+const WORKLOADS: [(usize, usize); 3] = [(1, 200), (64, 2_000), (1_000, 5_000)];
+/// Attempts of one registration before the run is abandoned (a minute of elections).
+const MAX_RETRIES: u64 = 600;
+/// Pause before a failed registration is sent again.
+const RETRY_WAIT: Duration = Duration::from_millis(100);
+/// How long a cluster may take to elect a leader through gossip and `-bootstrap-expect`.
+const FORMATION_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The three in-process servers and their data directories (deleted on drop).
+struct Cluster {
+    agents: Vec<Arc<Agent>>,
+    _dirs: Vec<tempfile::TempDir>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// `-server -bootstrap-expect 3` options for server `i`, joining the next server's LAN port.
+fn server_flags(i: usize, dir: &std::path::Path, lan_ports: &[u16; 3]) -> FlagValues {
+    let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let port = |p: u16| Some(i32::from(p));
+    FlagValues {
+        server: true,
+        bootstrap_expect: Some(3),
+        node: Some(format!("server-{}", i + 1)),
+        data_dir: Some(dir.to_path_buf()),
+        bind: Some(lo),
+        advertise: Some(lo),
+        client: Some(lo),
+        retry_join: vec![format!("127.0.0.1:{}", lan_ports[(i + 1) % 3])],
+        http_port: port(free_port()),
+        grpc_port: Some(-1),
+        dns_port: Some(-1),
+        server_port: port(free_port()),
+        serf_lan_port: port(lan_ports[i]),
+        serf_wan_port: port(free_port()),
+        seed: Some(0x5736_0000 + i as u64),
+        ..Default::default()
+    }
+}
+
+impl Cluster {
+    /// Starts the three servers concurrently (each waits for the others to bootstrap) and
+    /// waits until they agree on a leader.
+    async fn start() -> Cluster {
+        let dirs: Vec<tempfile::TempDir> =
+            (0..3).map(|_| tempfile::tempdir().expect("a temporary data dir")).collect();
+        let lan_ports = [free_port(), free_port(), free_port()];
+        let mut starting = JoinSet::new();
+        for (i, dir) in dirs.iter().enumerate() {
+            let flags = server_flags(i, dir.path(), &lan_ports);
+            let opts = AgentOptions::resolve(&flags, "bench", i as u64).expect("valid options");
+            starting.spawn(async move { (i, Agent::start(opts).await.expect("agent starts")) });
+        }
+        let mut agents: Vec<(usize, Arc<Agent>)> = starting.join_all().await;
+        agents.sort_by_key(|(i, _)| *i);
+        let cluster = Cluster { agents: agents.into_iter().map(|(_, a)| a).collect(), _dirs: dirs };
+        tokio::time::timeout(FORMATION_TIMEOUT, cluster.wait_for_leader())
+            .await
+            .expect("three servers elect a leader");
+        cluster
+    }
+
+    /// Waits until every server names the same leader and that leader accepts a write.
+    async fn wait_for_leader(&self) -> usize {
+        loop {
+            if let Some(leader) = self.leader().await {
+                let client = ApiClient::new(&self.http(leader).to_string()).expect("address");
+                if register(&client, u64::MAX).await.is_ok() {
+                    return leader;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The index of the server every server agrees leads, if they agree.
+    async fn leader(&self) -> Option<usize> {
+        let mut seen = Vec::new();
+        for agent in &self.agents {
+            seen.push(agent.raft()?.raft().current_leader().await?);
+        }
+        if seen.windows(2).any(|w| w[0] != w[1]) {
+            return None;
+        }
+        self.agents.iter().position(|a| a.raft().is_some_and(|r| r.id() == seen[0]))
+    }
+
+    fn http(&self, i: usize) -> SocketAddr {
+        self.agents[i].addrs().http.expect("HTTP API enabled")
+    }
+
+    async fn shutdown(&self) {
+        for agent in &self.agents {
+            agent.shutdown().await;
+        }
+    }
+}
+
+/// The body of registration `n`: one node with tagged addresses and meta, one service
+/// instance and its check (~420 B, the PERF.md W6 entry size).
+fn registration(n: u64) -> String {
+    let (b, c) = ((n >> 8) & 0xff, n & 0xff);
+    serde_json::json!({
+        "Node": format!("bench-node-{n}"),
+        "Address": format!("10.20.{b}.{c}"),
+        "Datacenter": "dc1",
+        "TaggedAddresses": {"lan": format!("10.20.{b}.{c}"), "wan": format!("198.18.{b}.{c}")},
+        "NodeMeta": {"rack": format!("r{}", n % 32), "workload": "w6"},
+        "Service": {
+            "ID": format!("bench-svc-{n}-1"),
+            "Service": format!("bench-svc-{n}"),
+            "Tags": ["v1", "primary"],
+            "Address": format!("10.20.{b}.{c}"),
+            "Port": 8080,
+            "Meta": {"version": "1.2.3"}
+        },
+        "Check": {
+            "CheckID": format!("service:bench-svc-{n}-1"),
+            "Name": "HTTP health",
+            "Status": "passing",
+            "ServiceID": format!("bench-svc-{n}-1")
+        }
+    })
+    .to_string()
+}
+
+/// Sends registration `n` and checks Consul's answer (`true`).
+async fn register(client: &ApiClient, n: u64) -> Result<(), String> {
+    let r = client
+        .put("/v1/catalog/register", &Query::new(), registration(n))
+        .await
+        .map_err(|e| e.to_string())?;
+    match r.body.as_ref() {
+        b"true" | b"true\n" => Ok(()),
+        other => Err(format!("register answered {:?}", String::from_utf8_lossy(other))),
+    }
+}
+
+/// Sends registration `n` until it is acknowledged, as a Consul client retries a write that
+/// met a leader election (500 "No cluster leader" / "not the leader"); returns the retries.
+/// Gives up (panics, ending the run) after [`MAX_RETRIES`]: the cluster is broken then.
+async fn register_until_acknowledged(client: &ApiClient, n: u64) -> u64 {
+    let mut retries = 0;
+    loop {
+        match register(client, n).await {
+            Ok(()) => return retries,
+            Err(e) if retries < MAX_RETRIES => {
+                if retries == 0 {
+                    eprintln!("registration {n}: {e}; retrying");
+                }
+                retries += 1;
+                tokio::time::sleep(RETRY_WAIT).await;
+            }
+            Err(e) => panic!("registration {n} failed {retries} times, last: {e}"),
+        }
+    }
+}
+
+/// Round-trip times of every measured request and the batches' totals, per client count.
+#[derive(Default)]
+struct Stats {
+    /// Requests answered with an error and sent again (their latency includes the retries).
+    retries: u64,
+    latencies: Vec<Duration>,
+    registrations: u64,
+    elapsed: Duration,
+}
+
+/// Sends `batch` registrations (numbered from `first`) with `clients` concurrent clients,
+/// each taking the next number until the batch is done; returns the batch's wall time.
+async fn run_batch(
+    targets: &Arc<Vec<ApiClient>>,
+    clients: usize,
+    batch: usize,
+    first: u64,
+    stats: &mut Stats,
+) -> Duration {
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = JoinSet::new();
+    #[allow(clippy::disallowed_methods, reason = "a benchmark measures real time")]
+    let started = std::time::Instant::now();
+    for c in 0..clients {
+        let (targets, next) = (targets.clone(), next.clone());
+        tasks.spawn(async move {
+            let client = &targets[c % targets.len()];
+            let mut latencies = Vec::with_capacity(batch / clients + 1);
+            let mut retries = 0;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= batch {
+                    return (latencies, retries);
+                }
+                #[allow(clippy::disallowed_methods, reason = "a benchmark measures real time")]
+                let sent = std::time::Instant::now();
+                retries += register_until_acknowledged(client, first + i as u64).await;
+                latencies.push(sent.elapsed());
+            }
+        });
+    }
+    for (latencies, retries) in tasks.join_all().await {
+        stats.latencies.extend(latencies);
+        stats.retries += retries;
+    }
+    let elapsed = started.elapsed();
+    stats.registrations += batch as u64;
+    stats.elapsed += elapsed;
+    elapsed
+}
+
+/// The `q`-quantile of sorted durations (nearest rank).
+fn quantile(sorted: &[Duration], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((sorted.len() as f64) * q).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn report(target: &str, results: &[(usize, Stats)]) {
+    println!();
+    println!(
+        "W6 registrations: 3 servers on loopback, fsync on (redb Durability::Immediate), to {target}"
+    );
+    println!(
+        "{:>8} {:>10} {:>12} {:>10} {:>10} {:>10} {:>8}",
+        "clients", "requests", "writes/s", "p50", "p99", "max", "retries"
+    );
+    for (clients, stats) in results {
+        let mut sorted = stats.latencies.clone();
+        sorted.sort_unstable();
+        let rate = stats.registrations as f64 / stats.elapsed.as_secs_f64().max(1e-9);
+        println!(
+            "{clients:>8} {:>10} {rate:>12.0} {:>10.2?} {:>10.2?} {:>10.2?} {:>8}",
+            sorted.len(),
+            quantile(&sorted, 0.50),
+            quantile(&sorted, 0.99),
+            sorted.last().copied().unwrap_or_default(),
+            stats.retries,
+        );
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let rt: Runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let cluster = rt.block_on(Cluster::start());
+    let leader = rt.block_on(cluster.wait_for_leader());
+    let to_all = std::env::var("W6_TARGET").is_ok_and(|t| t == "all");
+    let servers: Vec<usize> = if to_all { vec![0, 1, 2] } else { vec![leader] };
+    let targets: Arc<Vec<ApiClient>> = Arc::new(rt.block_on(async {
+        servers
+            .iter()
+            .map(|&i| ApiClient::new(&cluster.http(i).to_string()).expect("address"))
+            .collect()
+    }));
+    // Registration numbers never repeat, so every request creates a new node and service.
+    let numbers = AtomicU64::new(0);
+    let mut results = Vec::new();
+
+    let mut group = c.benchmark_group("registrations");
+    group.sampling_mode(SamplingMode::Flat);
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_secs(2));
+    group.measurement_time(Duration::from_secs(8));
+    for (clients, batch) in WORKLOADS {
+        // Opens the clients' keep-alive connections before anything is timed.
+        let mut discard = Stats::default();
+        let first = numbers.fetch_add(clients as u64, Ordering::Relaxed);
+        rt.block_on(run_batch(&targets, clients, clients, first, &mut discard));
+        let mut stats = Stats::default();
+        group.throughput(Throughput::Elements(batch as u64));
+        group.bench_function(format!("clients_{clients}"), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let first = numbers.fetch_add(batch as u64, Ordering::Relaxed);
+                    total += rt.block_on(run_batch(&targets, clients, batch, first, &mut stats));
+                }
+                total
+            })
+        });
+        results.push((clients, stats));
+    }
+    group.finish();
+    report(if to_all { "all three servers" } else { "the leader" }, &results);
+    rt.block_on(cluster.shutdown());
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
