@@ -53,8 +53,6 @@ impl LeafSigner for LocalSigner {
 
 /// Bound on every raft write and consistent read.
 const RAFT_DEADLINE: Duration = Duration::from_secs(5);
-/// Raft entries between snapshots (Consul's `raft_snapshot_threshold` default).
-const SNAPSHOT_THRESHOLD: u64 = 16_384;
 /// Bound on connecting to another server.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -89,11 +87,6 @@ pub(super) async fn start_raft(
         heartbeat_interval: heartbeat * m,
         election_timeout_min: election * m,
         election_timeout_max: 2 * election * m,
-        // Consul's raft_snapshot_threshold: a snapshot copies the whole state, so openraft's
-        // 5,000 spent most of a write-heavy server's CPU on snapshots (PERF.md W6).
-        snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(SNAPSHOT_THRESHOLD),
-        // Above the snapshot interval, or a lagging follower is sent a snapshot that leaves it lagging.
-        replication_lag_threshold: 2 * SNAPSHOT_THRESHOLD,
         ..Default::default()
     }
     .validate()
