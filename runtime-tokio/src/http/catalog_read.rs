@@ -13,7 +13,7 @@ use proconsul_core::filter::Schema;
 use proconsul_core::state::{Node, Service, ServiceHealth, StateMachine, WatchKey};
 use serde_json::{Value, json};
 
-use super::selection::{Rows, Selection};
+use super::selection::{Rows, Selection, respond_rows};
 use super::{ApiError, ApiState, blocking, json, with_meta};
 use crate::raft::ReadConsistency;
 
@@ -37,11 +37,6 @@ async fn datacenters(State(state): State<ApiState>) -> Result<Response, ApiError
     Ok(json(&[dc]))
 }
 
-/// The `Node` field of a row, for `?near`.
-pub(crate) fn node_name(row: &Value) -> &str {
-    row["Node"].as_str().unwrap_or_default()
-}
-
 fn to_value<T: serde::Serialize>(v: &T) -> Value {
     // Catalog rows are plain structs with string keys: serializing cannot fail.
     serde_json::to_value(v).unwrap_or(Value::Null)
@@ -51,18 +46,14 @@ fn to_value<T: serde::Serialize>(v: &T) -> Value {
 async fn nodes(State(state): State<ApiState>, query: RawQuery) -> Result<Response, ApiError> {
     let (params, sel) = Selection::parse(query, Rows::Records(Schema::Node))?;
     let opts = params.query_options()?;
-    let (rows, index) = blocking::query(&state, &opts, &WatchKey::Nodes, |sm| {
-        let mut rows: Vec<Value> = sm
-            .nodes()
+    respond_rows(&state, &opts, &sel, &WatchKey::Nodes, |sm| {
+        sm.nodes()
             .filter(|n| sel.local() && sel.node_matches(n))
             .map(to_value)
             .filter(|v| sel.record_filter().is_none_or(|f| f.matches(v)))
-            .collect();
-        sel.sort_near(&state, sm, &mut rows, node_name);
-        rows
+            .collect()
     })
-    .await?;
-    Ok(with_meta(&state, index, json(&rows)))
+    .await
 }
 
 /// The node's services as Consul's `NodeService` rows, each kept if it passes `?filter`.
@@ -184,15 +175,12 @@ async fn read_service(
     } else {
         WatchKey::ServiceName(name.clone())
     };
-    let (rows, index) = blocking::query(&state, &opts, &key, |sm| {
+    respond_rows(&state, &opts, &sel, &key, |sm| {
         let rows =
             if connect { sm.health_connect(&name, false) } else { sm.health_service(&name, false) };
-        let mut rows = service_nodes(rows, &sel);
-        sel.sort_near(&state, sm, &mut rows, node_name);
-        rows
+        service_nodes(rows, &sel)
     })
-    .await?;
-    Ok(with_meta(&state, index, json(&rows)))
+    .await
 }
 
 /// `GET /v1/catalog/gateway-services/{gateway}`: the services an ingress gateway's config

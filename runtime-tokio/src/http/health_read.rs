@@ -12,8 +12,7 @@ use proconsul_core::filter::Schema;
 use proconsul_core::state::{Check, HealthStatus, StateMachine, WatchKey};
 use serde_json::Value;
 
-use super::catalog_read::node_name;
-use super::selection::{Rows, Selection};
+use super::selection::{Rows, Selection, respond_rows};
 use super::{ApiError, ApiState, blocking, json, with_meta};
 
 type RawQuery = Query<Vec<(String, String)>>;
@@ -64,13 +63,10 @@ async fn node(
 ) -> Result<Response, ApiError> {
     let (params, sel) = Selection::parse(query, Rows::Records(Schema::HealthCheck))?;
     let opts = params.query_options()?;
-    let (rows, index) = blocking::query(&state, &opts, &WatchKey::Checks, |sm| {
-        let mut rows = check_rows(sm, sm.node_checks(&name), &sel);
-        sel.sort_near(&state, sm, &mut rows, node_name);
-        rows
+    respond_rows(&state, &opts, &sel, &WatchKey::Checks, |sm| {
+        check_rows(sm, sm.node_checks(&name), &sel)
     })
-    .await?;
-    Ok(with_meta(&state, index, json(&rows)))
+    .await
 }
 
 /// `GET /v1/health/checks/{service}`: the checks of every instance of the service.
@@ -82,18 +78,16 @@ async fn checks(
     let (params, sel) = Selection::parse(query, Rows::Records(Schema::HealthCheck))?;
     let opts = params.query_options()?;
     let key = WatchKey::ServiceName(name.clone());
-    let (rows, index) = blocking::query(&state, &opts, &key, |sm| {
+    respond_rows(&state, &opts, &sel, &key, |sm| {
         let instances = sm.health_service(&name, false);
         let mut all = Vec::new();
         for row in &instances {
             let own = sm.node_checks(&row.node.node).filter(|c| c.service_id == row.service.id);
             all.extend(check_rows(sm, own, &sel));
         }
-        sel.sort_near(&state, sm, &mut all, node_name);
         all
     })
-    .await?;
-    Ok(with_meta(&state, index, json(&rows)))
+    .await
 }
 
 /// `GET /v1/health/state/{state}`: `any`, `passing`, `warning` or `critical`; 400 otherwise.
@@ -115,18 +109,16 @@ async fn in_state(
     };
     let (params, sel) = Selection::parse(query, Rows::Records(Schema::HealthCheck))?;
     let opts = params.query_options()?;
-    let (rows, index) = blocking::query(&state, &opts, &WatchKey::Checks, |sm| {
+    respond_rows(&state, &opts, &sel, &WatchKey::Checks, |sm| {
         let nodes: Vec<String> = sm.nodes().map(|n| n.node.clone()).collect();
         let mut all = Vec::new();
         for n in &nodes {
             let checks = sm.node_checks(n).filter(|c| status.is_none_or(|s| c.status == s));
             all.extend(check_rows(sm, checks, &sel));
         }
-        sel.sort_near(&state, sm, &mut all, node_name);
         all
     })
-    .await?;
-    Ok(with_meta(&state, index, json(&rows)))
+    .await
 }
 
 /// `GET /v1/health/ingress/{service}`: the instances of every ingress gateway whose config

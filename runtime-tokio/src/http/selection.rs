@@ -8,10 +8,12 @@
 use std::collections::BTreeMap;
 
 use axum::extract::Query;
+use axum::response::Response;
 use proconsul_core::filter::{Filter, RecordFilter, Schema};
-use proconsul_core::state::{Node, Service, StateMachine};
+use proconsul_core::state::{Node, Service, StateMachine, WatchKey};
+use serde_json::Value;
 
-use super::{ApiError, ApiState, Params};
+use super::{ApiError, ApiState, Params, QueryOptions, blocking, json, with_meta};
 
 /// The shape a `?filter` is checked against, per endpoint.
 #[derive(Debug, Clone, Copy)]
@@ -124,4 +126,28 @@ fn parse_filter(text: &str, rows: Rows) -> Result<RowFilter, ApiError> {
             RowFilter::Records(RecordFilter::parse(text, schema).map_err(bad)?)
         }
     })
+}
+
+/// A list read answered the way every catalog and health list is: `read` runs as a blocking
+/// query on `key`, its rows (Consul JSON with a `Node` field) are ordered by `?near`, and the
+/// answer carries the index headers.
+pub(crate) async fn respond_rows(
+    state: &ApiState,
+    opts: &QueryOptions,
+    sel: &Selection,
+    key: &WatchKey,
+    read: impl Fn(&StateMachine) -> Vec<Value>,
+) -> Result<Response, ApiError> {
+    let (rows, index) = blocking::query(state, opts, key, |sm| {
+        let mut rows = read(sm);
+        sel.sort_near(state, sm, &mut rows, node_name);
+        rows
+    })
+    .await?;
+    Ok(with_meta(state, index, json(&rows)))
+}
+
+/// The `Node` field of a row, for `?near`.
+pub(crate) fn node_name(row: &Value) -> &str {
+    row["Node"].as_str().unwrap_or_default()
 }
