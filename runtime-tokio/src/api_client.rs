@@ -23,6 +23,7 @@
 //! `unix://` addresses are refused with a clear error rather than tried.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http_body_util::{BodyExt as _, Full, Limited};
@@ -30,8 +31,9 @@ use hyper::body::Bytes;
 use hyper::http::uri::{Authority, Uri};
 use hyper::{Method, Request};
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+use crate::env::{Net, NetConnector, TokioNet};
 use serde::de::DeserializeOwned;
 
 /// Where the CLI looks when neither `-http-addr` nor an environment variable names an agent.
@@ -257,7 +259,7 @@ impl ApiError {
 pub struct ApiClient {
     /// `http://host:port`, no trailing slash.
     base: String,
-    http: Client<HttpConnector, Full<Bytes>>,
+    http: Client<NetConnector, Full<Bytes>>,
     timeout: Duration,
 }
 
@@ -276,10 +278,13 @@ impl ApiClient {
     ///
     /// MUST be called inside a tokio runtime: the connection pool spawns its tasks there.
     pub fn new(addr: &str) -> Result<Self, ApiError> {
+        Self::with_net(addr, Arc::new(TokioNet))
+    }
+
+    /// [`ApiClient::new`] dialling through `net`.
+    pub fn with_net(addr: &str, net: Arc<dyn Net>) -> Result<Self, ApiError> {
         let authority = parse_addr(addr)?;
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(DEFAULT_TIMEOUT));
+        let connector = NetConnector::new(net, DEFAULT_TIMEOUT);
         let http = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(Duration::from_secs(30))

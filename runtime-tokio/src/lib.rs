@@ -19,8 +19,8 @@
 //! - `checks`: the check runner (HTTP, TCP, TTL probes) around the core's scheduler.
 //! - `agent`: `proconsul agent` itself: server and/or client, `/v1/agent/*`, anti-entropy,
 //!   the leaf cache, the client's cache of the servers, and the proxy manager feeding `xds`.
-//!
-//! Still to come: the `Net`/`Clock` seam for the simulation (runtime-sim).
+//! - `env`: the `Net` + `Clock` seam (and the raft disk) that lets runtime-sim run these same
+//!   drivers over turmoil.
 #![forbid(unsafe_code)]
 
 pub mod agent;
@@ -30,6 +30,7 @@ pub mod ca_signer;
 pub mod checks;
 pub mod cli;
 pub mod dns;
+pub mod env;
 pub mod gossip;
 pub mod http;
 pub mod raft;

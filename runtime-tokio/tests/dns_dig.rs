@@ -19,6 +19,7 @@ use proconsul_core::state::{
     Check, Command, HealthStatus, Node, ProxyConfig, Service, ServiceKind,
 };
 use proconsul_runtime_tokio::dns::{DnsCatalog, serve};
+use proconsul_runtime_tokio::env;
 use proconsul_runtime_tokio::raft::RaftNode;
 use proconsul_runtime_tokio::raft::mem_network::MemRouter;
 use raft_support::{WAIT, dc, start};
@@ -46,6 +47,7 @@ impl Dns {
         let port = udp.local_addr().unwrap().port();
         let catalog: Arc<dyn DnsCatalog> = Arc::new(node.clone());
         let config = DnsConfig::new(Domain::consul(), dc());
+        let (udp, tcp) = (env::tokio_udp(udp), env::tokio_listener(tcp));
         let server = spawn(serve(udp, tcp, catalog, config));
         Dns { port, node, server, _dir: dir }
     }

@@ -9,21 +9,24 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderName, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use super::Agent;
+use crate::env::NetConnector;
 
 /// Largest request body forwarded (Consul's KV limit is 512 KiB; transactions and
 /// snapshots are larger).
 const MAX_BODY: usize = 64 * 1024 * 1024;
 /// Bound on one forwarded request; blocking queries wait at most 10 minutes plus jitter.
 const TIMEOUT: Duration = Duration::from_secs(11 * 60);
+/// Bound on connecting to one server.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A tower service for `Router::fallback_service`.
 pub(super) fn to_servers(agent: Arc<Agent>) -> axum::routing::MethodRouter {
-    let client: Client<HttpConnector, Full<Bytes>> =
-        Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+    let connector = NetConnector::new(agent.opts.env.net.clone(), CONNECT_TIMEOUT);
+    let client: Client<NetConnector, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).build(connector);
     axum::routing::any(move |req: Request<Body>| {
         let (agent, client) = (agent.clone(), client.clone());
         async move { forward(&agent, &client, req).await }
@@ -38,7 +41,7 @@ fn plain(status: StatusCode, msg: String) -> Response<Body> {
 
 async fn forward(
     agent: &Agent,
-    client: &Client<HttpConnector, Full<Bytes>>,
+    client: &Client<NetConnector, Full<Bytes>>,
     req: Request<Body>,
 ) -> Response<Body> {
     let (parts, body) = req.into_parts();

@@ -15,6 +15,7 @@ use proconsul_core::time::UnixTime;
 use tokio::sync::watch;
 
 use super::{Agent, lock};
+use crate::env::Clock;
 
 /// Signs leaf CSRs: the local CA on a server, the servers' signing endpoint on a client.
 pub trait LeafSigner: Send + Sync + 'static {
@@ -48,13 +49,8 @@ pub(crate) struct LeafCache {
     signing: tokio::sync::Mutex<()>,
     /// Bumped when a leaf changes (wakes the proxy manager).
     changes: Arc<watch::Sender<u64>>,
-}
-
-/// The wall clock as the CA counts it.
-pub(crate) fn now_unix() -> UnixTime {
-    #[allow(clippy::disallowed_methods, reason = "certificates are stamped with real time")]
-    let now = std::time::SystemTime::now();
-    UnixTime(now.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64))
+    /// The wall clock renewal deadlines are counted on.
+    clock: Arc<dyn Clock>,
 }
 
 impl LeafCache {
@@ -62,8 +58,10 @@ impl LeafCache {
         signer: Arc<dyn LeafSigner>,
         rng: Stream,
         changes: Arc<watch::Sender<u64>>,
+        clock: Arc<dyn Clock>,
     ) -> Self {
         LeafCache {
+            clock,
             signer,
             rng: Mutex::new(rng),
             leaves: Mutex::new(BTreeMap::new()),
@@ -81,7 +79,8 @@ impl LeafCache {
         let active = self.signer.active_root().map(|(_, id)| id);
         let leaves = lock(&self.leaves);
         let leaf = leaves.get(service)?;
-        let fresh = leaf.renew_at > now_unix() && active.is_none_or(|a| a == leaf.cert.root_id);
+        let fresh =
+            leaf.renew_at > self.clock.unix() && active.is_none_or(|a| a == leaf.cert.root_id);
         fresh.then(|| leaf.clone())
     }
 
@@ -117,8 +116,12 @@ impl LeafCache {
             (key, csr)
         };
         let cert = self.signer.sign(csr, service.to_owned()).await?;
-        let renew_at =
-            renewal_deadline(cert.valid_after, cert.valid_before, now_unix(), &mut lock(&self.rng));
+        let renew_at = renewal_deadline(
+            cert.valid_after,
+            cert.valid_before,
+            self.clock.unix(),
+            &mut lock(&self.rng),
+        );
         let leaf = SignedLeaf { cert, private_key_pem: key.to_pkcs8_pem(), renew_at };
         lock(&self.leaves).insert(service.to_owned(), leaf.clone());
         self.changes.send_modify(|v| *v += 1);

@@ -28,7 +28,6 @@ use proconsul_core::rng::{Seed, uuid};
 use proconsul_core::state::{Command, Node};
 use proconsul_core::xds::TypeUrl;
 use proconsul_core::xds::model::Resource;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use leaves::{LeafSigner, SignedLeaf};
@@ -150,7 +149,10 @@ impl Agent {
         let remote = raft
             .is_none()
             .then(|| Arc::new(remote::Remote::new(opts.datacenter.clone(), Vec::new())));
-        let (checks, check_events) = CheckRunner::start(opts.seed ^ 0x4348_4543);
+        let mut check_config = crate::checks::CheckRunnerConfig::new(opts.seed ^ 0x4348_4543);
+        check_config.net = opts.env.net.clone();
+        let (checks, check_events) =
+            CheckRunner::start_with(check_config).map_err(|e| AgentError::Config(e.to_string()))?;
         let (shutdown, _) = watch::channel(false);
         let changes = Arc::new(watch::channel(0u64).0);
         let agent = Arc::new_cyclic(|me: &std::sync::Weak<Agent>| {
@@ -165,11 +167,14 @@ impl Agent {
                         .find(|m| m.rpc_addr().is_some_and(|a| a.to_string() == node.addr))?;
                     member.http_addr().map(|a| a.to_string())
                 });
-                let config =
+                let mut config =
                     CaManagerConfig::new(opts.datacenter.clone(), Seed(opts.seed ^ 0x4341));
-                Arc::new(CaManager::new(r.clone(), config).with_forwarding(
-                    crate::ca_manager::LeaderForwarder::new(resolve, Duration::from_secs(5)),
-                ))
+                let clock = opts.env.clock.clone();
+                config.clock = Arc::new(move || clock.unix());
+                let forwarder =
+                    crate::ca_manager::LeaderForwarder::new(resolve, Duration::from_secs(5))
+                        .with_net(opts.env.net.clone());
+                Arc::new(CaManager::new(r.clone(), config).with_forwarding(forwarder))
             });
             let signer: Arc<dyn LeafSigner> = match (&raft, &ca, &remote) {
                 (Some(r), Some(ca), _) => {
@@ -181,7 +186,12 @@ impl Agent {
                 _ => unreachable_signer(),
             };
             Agent {
-                leaves: leaves::LeafCache::new(signer, seed.stream("leaf-keys"), changes.clone()),
+                leaves: leaves::LeafCache::new(
+                    signer,
+                    seed.stream("leaf-keys"),
+                    changes.clone(),
+                    opts.env.clock.clone(),
+                ),
                 local: Mutex::new(LocalState::new(node.clone())),
                 node,
                 raft,
@@ -218,7 +228,7 @@ impl Agent {
         agent.serve_grpc().await?;
         agent.serve_dns().await?;
         agent.serve_http().await?;
-        agent.start_gossip()?;
+        agent.start_gossip().await?;
         if let Some(raft) = &agent.raft {
             server::spawn_leader_duties(agent.clone(), raft.clone());
             pool::spawn_reconciler(agent.clone(), raft.clone());
@@ -241,7 +251,10 @@ impl Agent {
 
     /// The options again from the same flags and (re-read) config files.
     pub(crate) fn reload_options(&self) -> Result<AgentOptions, OptionsError> {
-        AgentOptions::resolve(&self.opts.flags, &self.opts.node_name, self.opts.seed)
+        let mut opts =
+            AgentOptions::resolve(&self.opts.flags, &self.opts.node_name, self.opts.seed)?;
+        opts.env = self.opts.env.clone();
+        Ok(opts)
     }
 
     /// The addresses the listeners bound.
@@ -311,7 +324,7 @@ impl Agent {
     async fn serve_http(self: &Arc<Self>) -> Result<(), AgentError> {
         let Some(port) = self.opts.http_port else { return Ok(()) };
         let addr = SocketAddr::new(self.opts.client, port);
-        let listener = TcpListener::bind(addr).await.map_err(|error| AgentError::Bind {
+        let listener = self.opts.env.net.listen(addr).await.map_err(|error| AgentError::Bind {
             what: "HTTP API",
             addr,
             error,
@@ -320,7 +333,8 @@ impl Agent {
         let router = match &self.raft {
             Some(raft) => {
                 let state = crate::http::ApiState::new(raft.clone(), self.opts.seed ^ 0x4854_5450)
-                    .with_node_name(self.opts.node_name.clone());
+                    .with_node_name(self.opts.node_name.clone())
+                    .with_clock(&*self.opts.env.clock);
                 let mut router = crate::http::router_with(state);
                 if let Some(ca) = &self.ca {
                     router = crate::http::with_connect_ca(router, ca.clone());
@@ -332,6 +346,7 @@ impl Agent {
         };
         let mut stop = self.shutdown.subscribe();
         spawn(async move {
+            let listener = crate::env::AxumListener(listener);
             let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
                 let _ = stop.wait_for(|s| *s).await;
             });
@@ -350,10 +365,11 @@ impl Agent {
         };
         let addr = SocketAddr::new(self.opts.client, port);
         let bind = |error| AgentError::Bind { what: "DNS", addr, error };
-        let tcp = TcpListener::bind(addr).await.map_err(bind)?;
+        let net = &self.opts.env.net;
+        let tcp = net.listen(addr).await.map_err(bind)?;
         // UDP on the port TCP got (the same number when `port` was 0).
         let bound = tcp.local_addr().map_err(bind)?;
-        let udp = tokio::net::UdpSocket::bind(bound).await.map_err(bind)?;
+        let udp = net.bind_udp(bound).await.map_err(bind)?;
         lock(&self.addrs).dns = Some(bound);
         let domain = proconsul_core::dns::Domain::new(&self.opts.domain)
             .map_err(|e| AgentError::Config(format!("domain: {e}")))?;
@@ -377,7 +393,7 @@ impl Agent {
         use proconsul_proto::envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_server::AggregatedDiscoveryServiceServer;
         let Some(port) = self.opts.grpc_port else { return Ok(()) };
         let addr = SocketAddr::new(self.opts.client, port);
-        let listener = TcpListener::bind(addr).await.map_err(|error| AgentError::Bind {
+        let listener = self.opts.env.net.listen(addr).await.map_err(|error| AgentError::Bind {
             what: "gRPC (xDS)",
             addr,
             error,
@@ -390,12 +406,9 @@ impl Agent {
         spawn(async move {
             let serve = tonic::transport::Server::builder()
                 .add_service(AggregatedDiscoveryServiceServer::new(ads))
-                .serve_with_incoming_shutdown(
-                    tokio_stream::wrappers::TcpListenerStream::new(listener),
-                    async move {
-                        let _ = stop.wait_for(|s| *s).await;
-                    },
-                );
+                .serve_with_incoming_shutdown(crate::env::incoming(listener), async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                });
             if let Err(e) = serve.await {
                 tracing::error!("gRPC server stopped: {e}");
             }

@@ -65,6 +65,8 @@ pub struct AgentOptions {
     pub ca_config: Option<Value>,
     /// The flags the options were resolved from (`/v1/agent/reload` reads the files again).
     pub flags: FlagValues,
+    /// The network, clock and disk the agent runs on (the OS's unless simulated).
+    pub env: crate::env::Env,
 }
 
 /// Command-line values; `None` means "not given", so files and defaults apply.
@@ -306,6 +308,7 @@ impl AgentOptions {
             raft_multiplier: file.performance.raft_multiplier.unwrap_or(1).clamp(1, 10),
             ca_config: file.connect.ca_config.clone(),
             flags: flags.clone(),
+            env: crate::env::Env::tokio(),
         })
     }
 

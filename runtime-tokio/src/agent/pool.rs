@@ -47,25 +47,24 @@ impl Agent {
 
     /// Joins the LAN pool (when `-serf-lan-port` is not disabled) and starts the retry-join
     /// and bootstrap loops.
-    pub(super) fn start_gossip(self: &Arc<Self>) -> Result<(), AgentError> {
+    pub(super) async fn start_gossip(self: &Arc<Self>) -> Result<(), AgentError> {
         let Some(port) = self.opts.serf_lan_port else { return Ok(()) };
         let node_name = NodeName::new(self.opts.node_name.clone())
             .map_err(|e| AgentError::Config(format!("node name: {e}")))?;
         let bind = SocketAddr::new(self.opts.bind, port);
+        let failed = |error| AgentError::Bind { what: "LAN gossip", addr: bind, error };
+        let socket = self.opts.env.net.bind_udp(bind).await.map_err(failed)?;
+        let bound = socket.local_addr().map_err(failed)?;
         let config = GossipConfig {
             node_name,
             datacenter: self.opts.datacenter.clone(),
             bind,
-            advertise: Some(SocketAddr::new(self.opts.advertise, port)),
+            advertise: Some(SocketAddr::new(self.opts.advertise, bound.port())),
             tags: self.gossip_tags(),
             profile: if self.opts.dev { Profile::Dev } else { Profile::Lan },
             seed: self.opts.seed ^ 0x5345_5246,
         };
-        let handle = Gossip::start(config).map_err(|error| AgentError::Bind {
-            what: "LAN gossip",
-            addr: bind,
-            error,
-        })?;
+        let handle = Gossip::start_on(config, socket).map_err(failed)?;
         let _ = self.gossip.set(handle);
         if !self.opts.retry_join.is_empty() {
             spawn(retry_join(self.clone()));

@@ -122,7 +122,7 @@ impl Remote {
         }
         let mut last = String::new();
         for addr in servers {
-            let client = match ApiClient::new(&addr) {
+            let client = match ApiClient::with_net(&addr, agent.opts.env.net.clone()) {
                 Ok(c) => c.with_timeout(timeout),
                 Err(e) => {
                     last = e.to_string();

@@ -12,14 +12,13 @@ use openraft::async_runtime::WatchReceiver;
 use proconsul_core::ca::{IssuedCert, Requester};
 use proconsul_core::ids::TrustDomain;
 use proconsul_core::state::Node;
-use tokio::net::TcpListener;
 
 use super::LeafSigner;
 use crate::ca_manager::CaManager;
 
 use super::{Agent, AgentError, AgentOptions, spawn};
 use crate::raft::rpc::{Forwarder, RaftRpcService, RpcNetwork, RpcServer};
-use crate::raft::{NodeId, RaftNode, open_database, open_in_memory_database};
+use crate::raft::{LogStore, NodeId, RaftNode, open_database, open_in_memory_database};
 
 /// Leaves from this server's CA.
 pub(super) struct LocalSigner {
@@ -69,8 +68,10 @@ pub(super) async fn start_raft(
     node: &Node,
 ) -> Result<(Arc<RaftNode>, RpcServer), AgentError> {
     let raft_err = |e: &dyn std::fmt::Display| AgentError::Raft(e.to_string());
-    let db = match opts.raft_db_path() {
-        Some(path) if !opts.dev => {
+    let env = &opts.env;
+    let db = match (opts.raft_db_path(), &env.raft_disk) {
+        (_, Some(disk)) => disk.open().map_err(|e| raft_err(&e))?,
+        (Some(path), None) if !opts.dev => {
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir).map_err(|e| raft_err(&e))?;
             }
@@ -92,7 +93,7 @@ pub(super) async fn start_raft(
     .validate()
     .map_err(|e| raft_err(&e))?;
     let addr = SocketAddr::new(opts.bind, opts.server_port);
-    let listener = TcpListener::bind(addr).await.map_err(|error| AgentError::Bind {
+    let listener = env.net.listen(addr).await.map_err(|error| AgentError::Bind {
         what: "server RPC",
         addr,
         error,
@@ -100,19 +101,22 @@ pub(super) async fn start_raft(
     let bound = listener.local_addr().map_err(|e| raft_err(&e))?;
     let advertised = SocketAddr::new(opts.advertise, bound.port());
     let id = raft_id(&node.id);
-    let raft = RaftNode::start(
-        id,
-        Arc::new(config),
-        db,
-        opts.datacenter.clone(),
-        RpcNetwork::new(id, CONNECT_TIMEOUT),
-        RAFT_DEADLINE,
-    )
-    .await
-    .map_err(|e| raft_err(&e))?
-    .with_write_forwarding(Forwarder::new(CONNECT_TIMEOUT));
-    let rpc = RpcServer::serve(listener, RaftRpcService::new(raft.raft().clone(), raft.deadline()))
-        .map_err(|e| raft_err(&e))?;
+    // A world-owned disk is written inline: a log thread's fsync is invisible to a
+    // simulated clock.
+    let log = match env.raft_disk {
+        Some(_) => LogStore::inline(db.clone()),
+        None => LogStore::new(db.clone()),
+    };
+    let network = RpcNetwork::with_net(id, CONNECT_TIMEOUT, env.net.clone());
+    let seed = env.raft_seed.unwrap_or(opts.seed) ^ id;
+    let config = Arc::new(config);
+    let dc = opts.datacenter.clone();
+    let raft = RaftNode::start_seeded(id, config, db, dc, network, RAFT_DEADLINE, log, seed)
+        .await
+        .map_err(|e| raft_err(&e))?
+        .with_write_forwarding(Forwarder::with_net(CONNECT_TIMEOUT, env.net.clone()));
+    let service = RaftRpcService::new(raft.raft().clone(), raft.deadline());
+    let rpc = RpcServer::serve_on(listener, service).map_err(|e| raft_err(&e))?;
     if opts.bootstrap_expect == 1
         && !raft.raft().is_initialized().await.map_err(|e| raft_err(&e))?
     {

@@ -13,12 +13,16 @@ use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::body::Bytes;
 use hyper::{Method, Request};
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use openraft::BasicNode;
 
 use super::CaManagerError;
+use crate::env::{Net, NetConnector, TokioNet};
 use crate::raft::NodeId;
+
+fn client(net: Arc<dyn Net>, connect_timeout: Duration) -> Client<NetConnector, Full<Bytes>> {
+    Client::builder(TokioExecutor::new()).build(NetConnector::new(net, connect_timeout))
+}
 
 /// Marks a request a follower forwarded: the receiver must answer itself, not forward again.
 pub const FORWARDED_HEADER: &str = "X-Proconsul-Forwarded";
@@ -45,7 +49,7 @@ pub(crate) struct Answer {
 /// Sends requests to the leader's HTTP API, each bounded by one deadline.
 pub struct LeaderForwarder {
     resolve: HttpAddrResolver,
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<NetConnector, Full<Bytes>>,
     deadline: Duration,
 }
 
@@ -53,11 +57,14 @@ impl LeaderForwarder {
     /// A forwarder that finds servers with `resolve` and gives every call (connect, send,
     /// whole answer) at most `deadline`.
     pub fn new(resolve: HttpAddrResolver, deadline: Duration) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(deadline));
-        connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new()).build(connector);
+        let client = client(Arc::new(TokioNet), deadline);
         LeaderForwarder { resolve, client, deadline }
+    }
+
+    /// The same forwarder dialling through `net`.
+    pub fn with_net(mut self, net: Arc<dyn Net>) -> Self {
+        self.client = client(net, self.deadline);
+        self
     }
 
     /// The per-call deadline.

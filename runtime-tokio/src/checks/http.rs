@@ -14,10 +14,9 @@ use hyper::{Method, Request, Response, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 use proconsul_core::checks::{ProbeKind, ProbeResult, ProbeTls};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 
 use super::probe::{failed, io_text};
-use super::tls::ProbeTlsConnector;
+use super::tls::ProbeDialer;
 
 /// Go's `http.Client` gives up after this many redirects.
 const MAX_REDIRECTS: usize = 10;
@@ -42,7 +41,7 @@ struct Answer {
 }
 
 /// Runs an HTTP probe (the caller bounds it with the probe's timeout).
-pub(super) async fn probe(kind: &ProbeKind, tls: &ProbeTlsConnector) -> ProbeResult {
+pub(super) async fn probe(kind: &ProbeKind, tls: &ProbeDialer) -> ProbeResult {
     let ProbeKind::Http {
         url,
         method,
@@ -143,14 +142,15 @@ async fn send(
     settings: &ProbeTls,
     follow_redirects: bool,
     body_limit: usize,
-    tls: &ProbeTlsConnector,
+    tls: &ProbeDialer,
 ) -> Result<Answer, String> {
     let uri = &exchange.target;
     let https = uri.scheme_str() == Some("https");
     let host = uri.host().unwrap_or_default();
     let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
     let dial_host = host.trim_start_matches('[').trim_end_matches(']');
-    let tcp = TcpStream::connect((dial_host, port))
+    let tcp = tls
+        .dial(dial_host, port)
         .await
         .map_err(|e| format!("dial tcp {host}:{port}: {}", io_text(&e)))?;
     let request = build_request(exchange)?;

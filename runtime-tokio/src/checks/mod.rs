@@ -65,6 +65,8 @@ pub struct CheckRunnerConfig {
     /// Events buffered before the runner waits for the agent (changes keep coalescing in
     /// the scheduler meanwhile, so nothing is lost).
     pub event_capacity: usize,
+    /// The network probes dial through.
+    pub net: Arc<dyn crate::env::Net>,
 }
 
 impl CheckRunnerConfig {
@@ -75,6 +77,7 @@ impl CheckRunnerConfig {
             scheduler: SchedulerConfig::default(),
             tls_roots: None,
             event_capacity: 256,
+            net: Arc::new(crate::env::TokioNet),
         }
     }
 }
@@ -111,7 +114,7 @@ impl CheckRunner {
     pub fn start_with(
         config: CheckRunnerConfig,
     ) -> Result<(CheckRunnerHandle, mpsc::Receiver<CheckEvent>), CheckRunnerError> {
-        let tls = tls::ProbeTlsConnector::new(config.tls_roots.clone())
+        let tls = tls::ProbeDialer::new(config.net.clone(), config.tls_roots.clone())
             .map_err(|e| CheckRunnerError::Tls(e.to_string()))?;
         let rng = proconsul_core::rng::Seed(config.seed).stream("checks");
         let scheduler = CheckScheduler::new(config.scheduler, rng);

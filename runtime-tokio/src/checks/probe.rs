@@ -6,13 +6,12 @@ use std::time::Duration;
 
 use proconsul_core::checks::{Probe, ProbeKind, ProbeResult, ProbeTls};
 use proconsul_core::config::GoDuration;
-use tokio::net::TcpStream;
 
 use super::http;
-use super::tls::ProbeTlsConnector;
+use super::tls::ProbeDialer;
 
 /// Runs `probe` to completion within its timeout.
-pub(super) async fn run(probe: Probe, tls: ProbeTlsConnector) -> (Probe, ProbeResult) {
+pub(super) async fn run(probe: Probe, tls: ProbeDialer) -> (Probe, ProbeResult) {
     let result = match &probe.kind {
         ProbeKind::Http { timeout, .. } => {
             let timeout = *timeout;
@@ -34,16 +33,19 @@ pub(super) async fn run(probe: Probe, tls: ProbeTlsConnector) -> (Probe, ProbeRe
     (probe, result)
 }
 
-async fn tcp(addr: &str, handshake: Option<&ProbeTls>, tls: &ProbeTlsConnector) -> ProbeResult {
-    let stream = match TcpStream::connect(addr).await {
+async fn tcp(addr: &str, handshake: Option<&ProbeTls>, tls: &ProbeDialer) -> ProbeResult {
+    let Some((host, port)) = addr.rsplit_once(':').and_then(|(h, p)| Some((h, p.parse().ok()?)))
+    else {
+        return failed(format!("dial tcp {addr}: missing port in address"));
+    };
+    let stream = match tls.dial(host, port).await {
         Ok(stream) => stream,
         Err(e) => return failed(format!("dial tcp {addr}: {}", io_text(&e))),
     };
-    if let Some(settings) = handshake {
-        let host = addr.rsplit_once(':').map_or(addr, |(host, _)| host);
-        if let Err(e) = tls.handshake(stream, host, settings).await {
-            return failed(e);
-        }
+    if let Some(settings) = handshake
+        && let Err(e) = tls.handshake(stream, host, settings).await
+    {
+        return failed(e);
     }
     ProbeResult::Connected
 }

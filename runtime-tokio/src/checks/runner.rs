@@ -11,7 +11,7 @@ use proconsul_core::checks::{CheckScheduler, Probe, ProbeResult};
 use proconsul_core::time::Instant;
 use tokio::sync::mpsc;
 
-use super::tls::ProbeTlsConnector;
+use super::tls::ProbeDialer;
 use super::{CheckEvent, Command, probe};
 
 type ProbeFuture = Pin<Box<dyn Future<Output = (Probe, ProbeResult)> + Send>>;
@@ -38,7 +38,7 @@ impl Clock {
 
 struct Runner {
     scheduler: CheckScheduler,
-    tls: ProbeTlsConnector,
+    tls: ProbeDialer,
     clock: Clock,
     in_flight: FuturesUnordered<ProbeFuture>,
     /// One event taken from the scheduler and waiting for room in the channel; the rest
@@ -51,7 +51,7 @@ struct Runner {
 #[allow(clippy::disallowed_methods, reason = "the runner is one long-lived driver task")]
 pub(super) fn spawn(
     scheduler: CheckScheduler,
-    tls: ProbeTlsConnector,
+    tls: ProbeDialer,
     commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<CheckEvent>,
 ) {

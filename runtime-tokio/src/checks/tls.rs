@@ -11,9 +11,10 @@ use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
-use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
+
+use crate::env::{BoxConn, Net};
 
 /// Where Linux distributions and macOS keep the CA bundle; `SSL_CERT_FILE` goes first.
 const BUNDLE_PATHS: &[&str] = &[
@@ -23,17 +24,22 @@ const BUNDLE_PATHS: &[&str] = &[
     "/etc/ssl/cert.pem",
 ];
 
-/// The two client configs every TLS probe picks from.
+/// How probes reach their targets: the network to dial through and the two client configs
+/// every TLS probe picks from.
 #[derive(Clone)]
-pub(super) struct ProbeTlsConnector {
+pub(super) struct ProbeDialer {
+    net: Arc<dyn Net>,
     verifying: Option<Arc<ClientConfig>>,
     insecure: Arc<ClientConfig>,
 }
 
-impl ProbeTlsConnector {
+impl ProbeDialer {
     /// `roots` are the CAs that verify check targets; `None` reads the system bundle. With
     /// no roots at all, verifying probes fail with a message saying how to fix it.
-    pub(super) fn new(roots: Option<Arc<RootCertStore>>) -> Result<Self, rustls::Error> {
+    pub(super) fn new(
+        net: Arc<dyn Net>,
+        roots: Option<Arc<RootCertStore>>,
+    ) -> Result<Self, rustls::Error> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let roots = roots.unwrap_or_else(|| Arc::new(system_roots()));
         let verifying = if roots.is_empty() {
@@ -51,17 +57,22 @@ impl ProbeTlsConnector {
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(verifier))
             .with_no_client_auth();
-        Ok(ProbeTlsConnector { verifying, insecure: Arc::new(insecure) })
+        Ok(ProbeDialer { net, verifying, insecure: Arc::new(insecure) })
+    }
+
+    /// Opens a TCP connection to `host:port` (an IP, or a name the network resolves).
+    pub(super) async fn dial(&self, host: &str, port: u16) -> std::io::Result<BoxConn> {
+        self.net.connect_host(host, port).await
     }
 
     /// Completes a handshake with `host` (or `tls.server_name`) over `tcp`. Errors read
     /// like Go's (`tls: ...`) and become the check's output.
     pub(super) async fn handshake(
         &self,
-        tcp: TcpStream,
+        tcp: BoxConn,
         host: &str,
         tls: &ProbeTls,
-    ) -> Result<TlsStream<TcpStream>, String> {
+    ) -> Result<TlsStream<BoxConn>, String> {
         let config = if tls.skip_verify {
             self.insecure.clone()
         } else {

@@ -18,9 +18,10 @@ use std::sync::Arc;
 
 pub use catalog::DnsCatalog;
 pub use proconsul_core::dns::{DnsConfig, Domain};
-use tokio::net::{TcpListener, UdpSocket};
 
 use handler::Handler;
+
+use crate::env::{Datagram, Listener};
 
 /// Serves DNS for `config.domain` on both sockets until the UDP socket fails (TCP accept
 /// errors are retried). Bind both to the same port, as Consul does (8600).
@@ -28,8 +29,8 @@ use handler::Handler;
 /// Run it in a task and abort or drop that task to stop: every query task it started
 /// stops with it.
 pub async fn serve(
-    udp: UdpSocket,
-    tcp: TcpListener,
+    udp: Box<dyn Datagram>,
+    tcp: Box<dyn Listener>,
     catalog: Arc<dyn DnsCatalog>,
     config: DnsConfig,
 ) -> io::Result<()> {

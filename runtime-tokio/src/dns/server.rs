@@ -6,8 +6,8 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::env::{BoxConn, Datagram, Listener};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::task::JoinSet;
 
 use super::handler::Handler;
@@ -26,8 +26,8 @@ const TCP_IO: Duration = Duration::from_secs(2);
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Answers UDP datagrams until the socket fails.
-pub(crate) async fn serve_udp(socket: UdpSocket, handler: Arc<Handler>) -> io::Result<()> {
-    let socket = Arc::new(socket);
+pub(crate) async fn serve_udp(socket: Box<dyn Datagram>, handler: Arc<Handler>) -> io::Result<()> {
+    let socket: Arc<dyn Datagram> = Arc::from(socket);
     let mut in_flight = JoinSet::new();
     // The largest datagram IP carries; anything bigger than a query needs is still read
     // whole so it is answered FORMERR rather than misparsed.
@@ -57,7 +57,10 @@ pub(crate) async fn serve_udp(socket: UdpSocket, handler: Arc<Handler>) -> io::R
 }
 
 /// Accepts TCP connections forever; failed accepts are logged and retried.
-pub(crate) async fn serve_tcp(listener: TcpListener, handler: Arc<Handler>) -> io::Result<()> {
+pub(crate) async fn serve_tcp(
+    listener: Box<dyn Listener>,
+    handler: Arc<Handler>,
+) -> io::Result<()> {
     let mut connections = JoinSet::new();
     loop {
         while connections.try_join_next().is_some() {}
@@ -79,7 +82,7 @@ pub(crate) async fn serve_tcp(listener: TcpListener, handler: Arc<Handler>) -> i
 
 /// Queries on one connection, each framed by a two-byte length (RFC 1035 §4.2.2), answered
 /// in order until the client closes, idles, or sends something that is not DNS.
-async fn serve_connection(mut stream: TcpStream, handler: Arc<Handler>) {
+async fn serve_connection(mut stream: BoxConn, handler: Arc<Handler>) {
     loop {
         let mut len = [0u8; 2];
         if !matches!(tokio::time::timeout(TCP_IDLE, stream.read_exact(&mut len)).await, Ok(Ok(_))) {

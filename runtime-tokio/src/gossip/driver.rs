@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use proconsul_core::gossip::{GossipError, Member, MemberEvent, Pool};
 use proconsul_core::time::Instant;
-use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// Larger than foca's 1400-byte packets, so an oversized datagram arrives whole and is
@@ -35,7 +34,7 @@ enum Wake {
 
 pub(super) struct Driver {
     pub(super) pool: Pool,
-    pub(super) socket: UdpSocket,
+    pub(super) socket: Box<dyn crate::env::Datagram>,
     /// The core's `Instant::ZERO`.
     pub(super) epoch: tokio::time::Instant,
     pub(super) requests: mpsc::Receiver<Request>,

@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::AbortHandle;
 
 use super::driver::{Driver, Request};
+use crate::env::Datagram;
 
 /// Requests in flight to the task; callers wait for a reply, so a handful is plenty.
 const REQUEST_QUEUE: usize = 16;
@@ -47,16 +48,23 @@ impl Gossip {
         let runtime = tokio::runtime::Handle::try_current().map_err(io::Error::other)?;
         let std_socket = std::net::UdpSocket::bind(config.bind)?;
         std_socket.set_nonblocking(true)?;
-        let local_addr = std_socket.local_addr()?;
+        let socket = {
+            let _entered = runtime.enter();
+            tokio::net::UdpSocket::from_std(std_socket)?
+        };
+        Self::start_on(config, crate::env::tokio_udp(socket))
+    }
+
+    /// [`Gossip::start`] on a socket already bound (through any [`crate::env::Net`];
+    /// `config.bind` is then only informative).
+    pub fn start_on(config: GossipConfig, socket: Box<dyn Datagram>) -> io::Result<GossipHandle> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(io::Error::other)?;
+        let local_addr = socket.local_addr()?;
         let advertise = config.advertise.unwrap_or(local_addr);
         let identity = Identity::new(config.node_name, config.datacenter, advertise, config.tags)
             .map_err(|e| invalid_input(e.into()))?;
         let pool = Pool::new(identity, config.profile, config.seed).map_err(invalid_input)?;
         let join_wait = (pool.timings().probe_timeout * 2).max(Duration::from_secs(1));
-        let socket = {
-            let _entered = runtime.enter();
-            tokio::net::UdpSocket::from_std(std_socket)?
-        };
         let (members_tx, members) = watch::channel(pool.members());
         let (requests_tx, requests) = mpsc::channel(REQUEST_QUEUE);
         let driver = Driver {

@@ -38,6 +38,11 @@ impl WallClock {
         WallClock { base_unix_ms, base: tokio::time::Instant::now() }
     }
 
+    /// A clock reading `clock` once, then following tokio's.
+    pub(crate) fn from(clock: &dyn crate::env::Clock) -> Self {
+        WallClock { base_unix_ms: clock.unix_ms(), base: tokio::time::Instant::now() }
+    }
+
     /// Now, in Unix milliseconds.
     pub(crate) fn now_ms(&self) -> u64 {
         let elapsed = u64::try_from(self.base.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -70,6 +75,12 @@ impl ApiState {
     /// and event filters match against it.
     pub fn with_node_name(mut self, name: impl Into<String>) -> Self {
         self.node_name = Arc::from(name.into());
+        self
+    }
+
+    /// Stamps commands with `clock` (the agent's world) instead of the OS clock.
+    pub fn with_clock(mut self, clock: &dyn crate::env::Clock) -> Self {
+        self.clock = WallClock::from(clock);
         self
     }
 

@@ -82,6 +82,11 @@ pub fn open_in_memory_database() -> io::Result<Arc<Database>> {
     with_tables(Database::builder().create_with_backend(backend).map_err(io_err)?)
 }
 
+/// A raft database on a redb storage backend the caller owns (the simulation's disk model).
+pub fn open_database_on(backend: impl redb::StorageBackend) -> io::Result<Arc<Database>> {
+    with_tables(Database::builder().create_with_backend(backend).map_err(io_err)?)
+}
+
 fn with_tables(db: Database) -> io::Result<Arc<Database>> {
     let tx = db.begin_write().map_err(io_err)?;
     tx.open_table(LOG).map_err(io_err)?;

@@ -28,10 +28,10 @@ pub mod rpc;
 mod state_machine;
 mod types;
 
-pub use log_store::{LogStore, open_database, open_in_memory_database};
+pub use log_store::{LogStore, open_database, open_database_on, open_in_memory_database};
 pub use node::{NodeError, RaftNode, ReadConsistency};
 pub use state_machine::{SharedState, StateMachineStore};
-pub use types::{NodeId, Proposal, TypeConfig, WriteOutcome, WriteResponse};
+pub use types::{NodeId, Proposal, RaftRuntime, TypeConfig, WriteOutcome, WriteResponse};
 
 /// The openraft handle this runtime hosts.
 pub type ProconsulRaft = openraft::Raft<TypeConfig, StateMachineStore>;

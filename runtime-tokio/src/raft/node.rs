@@ -121,11 +121,35 @@ impl RaftNode {
         N: RaftNetworkFactory<TypeConfig>,
         N::Network: NetSnapshot<TypeConfig, SnapshotData = Vec<u8>>,
     {
+        // Distinct servers draw distinct election timers; a simulation seeds through its ids.
+        let seed = id.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x7261_6674;
+        Self::start_seeded(id, config, db, datacenter, network, deadline, log, seed).await
+    }
+
+    /// [`RaftNode::start_with_log`] with openraft's randomness (election timeouts) drawn
+    /// from `seed`: the same seed and inputs elect the same way.
+    #[allow(clippy::too_many_arguments, reason = "the parts of one server, each distinct")]
+    pub async fn start_seeded<N>(
+        id: NodeId,
+        config: Arc<openraft::Config>,
+        db: Arc<Database>,
+        datacenter: Datacenter,
+        network: N,
+        deadline: Duration,
+        log: LogStore,
+        seed: u64,
+    ) -> Result<Self, NodeError>
+    where
+        N: RaftNetworkFactory<TypeConfig>,
+        N::Network: NetSnapshot<TypeConfig, SnapshotData = Vec<u8>>,
+    {
         let sm = StateMachineStore::open(db, datacenter)?;
         let state = sm.shared();
-        let raft = ProconsulRaft::new(id, config, network, log, sm)
-            .await
-            .map_err(|e| NodeError::Raft(e.to_string()))?;
+        // openraft's tasks inherit the seed from the scope they are spawned in.
+        let raft =
+            super::RaftRuntime::scope(seed, ProconsulRaft::new(id, config, network, log, sm))
+                .await
+                .map_err(|e| NodeError::Raft(e.to_string()))?;
         Ok(RaftNode { id, raft, state, deadline, forwarder: None })
     }
 

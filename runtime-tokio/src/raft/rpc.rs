@@ -44,6 +44,8 @@ use tokio::task::JoinHandle;
 use tonic::codegen::{BoxFuture, Service, http};
 use tonic::transport::{Channel, Endpoint};
 
+use crate::env::{Listener, Net, NetConnector, TokioNet};
+
 use super::ProconsulRaft;
 use super::node::{NodeError, local_write};
 use super::types::{NodeId, Proposal, TypeConfig, WriteResponse};
@@ -130,12 +132,12 @@ fn decode_req<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, tonic::Status> {
         .map_err(|e| tonic::Status::invalid_argument(format!("decode: {e}")))
 }
 
-/// A lazily connecting channel to `addr` (`host:port`); reconnects on demand.
-fn channel(addr: &str, connect_timeout: Duration) -> Result<Channel, RpcError> {
+/// A lazily connecting channel to `addr` (`host:port`) through `net`; reconnects on demand.
+fn channel(addr: &str, connect_timeout: Duration, net: &Arc<dyn Net>) -> Result<Channel, RpcError> {
     let endpoint = Endpoint::from_shared(format!("http://{addr}")).map_err(|e| {
         RpcError::Unreachable { addr: addr.to_string(), reason: format!("bad address: {e}") }
     })?;
-    Ok(endpoint.connect_timeout(connect_timeout).tcp_nodelay(true).connect_lazy())
+    Ok(endpoint.connect_with_connector_lazy(NetConnector::new(net.clone(), connect_timeout)))
 }
 
 /// One unary call with a deadline.
@@ -309,10 +311,14 @@ pub struct RpcServer {
 impl RpcServer {
     /// Serves `service` on `listener` until [`shutdown`](Self::shutdown).
     pub fn serve(listener: TcpListener, service: RaftRpcService) -> std::io::Result<Self> {
+        Self::serve_on(crate::env::tokio_listener(listener), service)
+    }
+
+    /// [`RpcServer::serve`] on a listener of any [`Net`].
+    pub fn serve_on(listener: Box<dyn Listener>, service: RaftRpcService) -> std::io::Result<Self> {
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let incoming =
-            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+        let incoming = crate::env::incoming(listener);
         let serve = tonic::transport::Server::builder()
             .add_service(service)
             .serve_with_incoming_shutdown(incoming, async {
@@ -350,12 +356,18 @@ impl RpcServer {
 pub struct RpcNetwork {
     from: NodeId,
     connect_timeout: Duration,
+    net: Arc<dyn Net>,
 }
 
 impl RpcNetwork {
     /// The network of server `from`; connection attempts give up after `connect_timeout`.
     pub fn new(from: NodeId, connect_timeout: Duration) -> Self {
-        RpcNetwork { from, connect_timeout }
+        Self::with_net(from, connect_timeout, Arc::new(TokioNet))
+    }
+
+    /// [`RpcNetwork::new`] dialling through `net`.
+    pub fn with_net(from: NodeId, connect_timeout: Duration, net: Arc<dyn Net>) -> Self {
+        RpcNetwork { from, connect_timeout, net }
     }
 }
 
@@ -371,7 +383,8 @@ impl RaftNetworkFactory<TypeConfig> for RpcNetwork {
     type Network = RpcClient;
 
     async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> RpcClient {
-        let channel = channel(&node.addr, self.connect_timeout).map_err(|e| e.to_string());
+        let channel =
+            channel(&node.addr, self.connect_timeout, &self.net).map_err(|e| e.to_string());
         RpcClient { from: self.from, to: target, addr: node.addr.clone(), channel }
     }
 }
@@ -474,13 +487,19 @@ impl RaftNetworkV2<TypeConfig> for RpcClient {
 /// leader address.
 pub struct Forwarder {
     connect_timeout: Duration,
+    net: Arc<dyn Net>,
     channels: std::sync::Mutex<std::collections::BTreeMap<String, Channel>>,
 }
 
 impl Forwarder {
     /// A forwarder whose connection attempts give up after `connect_timeout`.
     pub fn new(connect_timeout: Duration) -> Arc<Self> {
-        Arc::new(Forwarder { connect_timeout, channels: Default::default() })
+        Self::with_net(connect_timeout, Arc::new(TokioNet))
+    }
+
+    /// [`Forwarder::new`] dialling through `net`.
+    pub fn with_net(connect_timeout: Duration, net: Arc<dyn Net>) -> Arc<Self> {
+        Arc::new(Forwarder { connect_timeout, net, channels: Default::default() })
     }
 
     fn channel(&self, addr: &str) -> Result<Channel, RpcError> {
@@ -488,7 +507,7 @@ impl Forwarder {
         if let Some(c) = channels.get(addr) {
             return Ok(c.clone());
         }
-        let c = channel(addr, self.connect_timeout)?;
+        let c = channel(addr, self.connect_timeout, &self.net)?;
         channels.insert(addr.to_string(), c.clone());
         Ok(c)
     }

@@ -4,17 +4,23 @@ use std::fmt;
 
 use proconsul_core::state::{ApplyOutput, ApplyResult, Command, StateError, WatchKey};
 
+/// openraft's runtime: tokio with seeded randomness. Every openraft task must run inside
+/// [`RaftRuntime::scope`]; [`crate::raft::RaftNode::start`] enters it.
+pub type RaftRuntime =
+    openraft_rt::deterministic_rng::DeterministicRng<openraft_rt_tokio::TokioRuntime>;
+
 /// A raft server's id inside its datacenter's cluster.
 pub type NodeId = u64;
 
 openraft::declare_raft_types!(
-    /// Proconsul's raft types: [`Proposal`] in, [`WriteResponse`] out, tokio runtime.
+    /// Proconsul's raft types: [`Proposal`] in, [`WriteResponse`] out, tokio runtime whose
+    /// randomness (election timeouts) comes from a seed, so a simulated cluster replays.
     pub TypeConfig:
         D = Proposal,
         R = WriteResponse,
         NodeId = NodeId,
         Node = openraft::BasicNode,
-        AsyncRuntime = openraft_rt_tokio::TokioRuntime,
+        AsyncRuntime = RaftRuntime,
 );
 
 /// One command proposed to the log. Serialized exactly as the core's [`Command`]

@@ -202,7 +202,7 @@ pub(super) async fn metrics(State(agent): State<Arc<Agent>>) -> Response {
     let gauge = |name: &str, value: usize| json!({"Name": name, "Value": value, "Labels": {}});
     let proxies = local.services().values().filter(|s| s.service.proxy.is_some()).count();
     json(&json!({
-        "Timestamp": crate::agent::leaves::now_unix().0.to_string(),
+        "Timestamp": agent.options().env.clock.unix().0.to_string(),
         "Gauges": [
             gauge("consul.agent.local.services", local.services().len()),
             gauge("consul.agent.local.checks", local.checks().len()),
