@@ -1,17 +1,31 @@
-//! The deterministic simulation runtime.
+//! Proconsul's agents inside turmoil: the production agent (runtime-tokio) over simulated
+//! sockets, a simulated wall clock and a crash-aware disk, in seeded multi-datacenter
+//! worlds with scripted or random faults and a hashed trace of what happened.
 //!
-//! This crate will run the same drivers as `runtime-tokio` over turmoil's simulated network
-//! and virtual time: a multi-datacenter topology builder that maps each `(network, addr)` to
-//! its own sim host, seeded fault plans (partitions, crashes, bounces), a durable-disk model
-//! that survives crashes, and trace recording and hashing so one seed replays exactly.
-//!
-//! It is empty until the simulation work lands; nothing here pretends to work yet.
+//! - [`topology`]: datacenters, servers, client agents, services with sidecars.
+//! - [`world`]: the running simulation: step it, apply faults, read any live agent.
+//! - [`faults`]: partitions, crashes, latency, loss; scripted or drawn from the seed.
+//! - [`trace`]: the events that matter and their hash.
+//! - [`proxy`]: a simulated Envoy (delta ADS client that ACKs and records what it holds).
+//! - [`net`], [`clock`], [`disk`]: the `Net`, `Clock` and raft disk of a simulated host.
 #![forbid(unsafe_code)]
 
-// Without `--cfg tokio_unstable` turmoil cannot seed each host's tokio RNG, and a simulation
-// would silently lose determinism (STACK.md §7.5). `.cargo/config.toml` sets it; an exported
-// `RUSTFLAGS` replaces that setting, so fail loudly instead.
 #[cfg(not(tokio_unstable))]
 compile_error!(
-    "proconsul-runtime-sim must be built with `--cfg tokio_unstable` (see .cargo/config.toml)"
+    "runtime-sim needs `--cfg tokio_unstable` (set in .cargo/config.toml; a RUSTFLAGS \
+     environment variable replaces it) so every host's tokio scheduler is seeded"
 );
+
+pub mod clock;
+pub mod disk;
+pub mod faults;
+pub mod net;
+pub mod proxy;
+pub mod topology;
+pub mod trace;
+pub mod world;
+
+pub use faults::{Fault, FaultPlan};
+pub use topology::{Role, Topology};
+pub use trace::{Event, Trace};
+pub use world::{SimConfig, World};

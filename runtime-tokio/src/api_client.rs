@@ -27,9 +27,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http_body_util::{BodyExt as _, Full, Limited};
+/// The HTTP method type [`ApiClient::call`] takes.
+pub use hyper::Method;
+use hyper::Request;
 use hyper::body::Bytes;
 use hyper::http::uri::{Authority, Uri};
-use hyper::{Method, Request};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 

@@ -171,6 +171,9 @@ impl Agent {
                     CaManagerConfig::new(opts.datacenter.clone(), Seed(opts.seed ^ 0x4341));
                 let clock = opts.env.clock.clone();
                 config.clock = Arc::new(move || clock.unix());
+                if opts.env.deterministic_signing {
+                    config.signer_factory = None;
+                }
                 let forwarder =
                     crate::ca_manager::LeaderForwarder::new(resolve, Duration::from_secs(5))
                         .with_net(opts.env.net.clone());

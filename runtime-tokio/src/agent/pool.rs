@@ -78,7 +78,7 @@ impl Agent {
     }
 
     /// The LAN members, or just this agent when gossip is disabled.
-    pub(crate) fn members(&self) -> Vec<Member> {
+    pub fn members(&self) -> Vec<Member> {
         match self.gossip.get() {
             Some(g) => g.members(),
             None => {

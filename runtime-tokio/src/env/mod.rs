@@ -34,6 +34,10 @@ pub struct Env {
     pub raft_disk: Option<Arc<dyn RaftDisk>>,
     /// Seeds openraft's election timers (drawn per task from this seed).
     pub raft_seed: Option<u64>,
+    /// Sign certificates with the core's deterministic (RFC 6979) signer rather than
+    /// ring's faster one, whose random nonces make every signature different: a simulation
+    /// replays byte for byte only with this set.
+    pub deterministic_signing: bool,
 }
 
 impl Env {
@@ -44,6 +48,7 @@ impl Env {
             clock: Arc::new(SystemClock),
             raft_disk: None,
             raft_seed: None,
+            deterministic_signing: false,
         }
     }
 }
@@ -59,6 +64,7 @@ impl fmt::Debug for Env {
         f.debug_struct("Env")
             .field("raft_disk", &self.raft_disk.is_some())
             .field("raft_seed", &self.raft_seed)
+            .field("deterministic_signing", &self.deterministic_signing)
             .finish_non_exhaustive()
     }
 }

@@ -132,11 +132,23 @@ fn decode_req<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, tonic::Status> {
         .map_err(|e| tonic::Status::invalid_argument(format!("decode: {e}")))
 }
 
+/// How often an idle or busy server connection is pinged.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(1);
+/// How long a ping may go unanswered before the connection is dropped.
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// A lazily connecting channel to `addr` (`host:port`) through `net`; reconnects on demand.
 fn channel(addr: &str, connect_timeout: Duration, net: &Arc<dyn Net>) -> Result<Channel, RpcError> {
     let endpoint = Endpoint::from_shared(format!("http://{addr}")).map_err(|e| {
         RpcError::Unreachable { addr: addr.to_string(), reason: format!("bad address: {e}") }
     })?;
+    // A connection that lost bytes (a partition, a peer that crashed without closing) can
+    // leave HTTP/2 waiting forever for the rest of a frame; keepalive pings notice within a
+    // few seconds, drop it, and the channel dials a fresh one.
+    let endpoint = endpoint
+        .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
+        .keep_alive_timeout(KEEPALIVE_TIMEOUT)
+        .keep_alive_while_idle(true);
     Ok(endpoint.connect_with_connector_lazy(NetConnector::new(net.clone(), connect_timeout)))
 }
 
