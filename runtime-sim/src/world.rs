@@ -66,6 +66,9 @@ struct Seen {
     leader: Option<(u64, Option<String>)>,
     applied: u64,
     members: Vec<String>,
+    /// The agent's pool watch, taken once it runs (copying the member list every step
+    /// would cost more than the simulation itself).
+    member_updates: Option<tokio::sync::watch::Receiver<Vec<proconsul_core::gossip::Member>>>,
 }
 
 struct Host {
@@ -128,6 +131,26 @@ impl World {
         };
         for spec in topology.hosts() {
             world.add_host(topology, spec)?;
+        }
+        // Datacenters' private networks are not routed to each other (their addresses may
+        // even overlap): until WAN federation exists, no host of one reaches another.
+        let dcs = topology.datacenters();
+        for (i, a) in dcs.iter().enumerate() {
+            for b in &dcs[i + 1..] {
+                let ips = |dc: &String| -> Vec<IpAddr> {
+                    topology
+                        .hosts()
+                        .iter()
+                        .filter(|h| &h.dc == dc)
+                        .map(|h| IpAddr::V4(h.ip))
+                        .collect()
+                };
+                for x in ips(a) {
+                    for y in ips(b) {
+                        world.sim.partition(x, y);
+                    }
+                }
+            }
         }
         Ok(world)
     }
@@ -390,9 +413,19 @@ impl World {
                     health_source = Some(raft.clone());
                 }
             }
-            let mut alive: Vec<String> = agent
-                .members()
-                .into_iter()
+            if h.seen.member_updates.is_none() {
+                h.seen.member_updates = agent.member_updates();
+                if let Some(rx) = &mut h.seen.member_updates {
+                    rx.mark_changed();
+                }
+            }
+            let Some(rx) = &mut h.seen.member_updates else { continue };
+            if !rx.has_changed().unwrap_or(false) {
+                continue;
+            }
+            let mut alive: Vec<String> = rx
+                .borrow_and_update()
+                .iter()
                 .filter(|m| matches!(m.status, MemberStatus::Alive | MemberStatus::Suspect))
                 .map(|m| m.name.to_string())
                 .collect();

@@ -48,7 +48,10 @@ pub fn run_short(seed: u64) -> crate::Run {
 
 /// `duration` of faults, then the settle time.
 pub fn run_for(seed: u64, duration: Duration) -> crate::Run {
-    let mut world = World::new(&topology(), SimConfig::new(seed))?;
+    // 20 ms steps: the timers that matter here (raft heartbeats, gossip probes, blocking
+    // queries) are 100 ms and up, and each step runs every one of the 23 hosts.
+    let config = SimConfig { tick: Duration::from_millis(20), ..SimConfig::new(seed) };
+    let mut world = World::new(&topology(), config)?;
     let result = body(&mut world, seed, duration);
     Ok((world, result))
 }

@@ -45,15 +45,7 @@ impl CatalogView for StateMachine {
     }
 
     fn mesh_gateways(&self) -> Vec<ServiceHealth> {
-        let mut out = Vec::new();
-        for name in self.catalog_services().keys() {
-            out.extend(
-                self.health_service(name, false)
-                    .into_iter()
-                    .filter(|h| h.service.kind == ServiceKind::MeshGateway),
-            );
-        }
-        out
+        self.health_of_kind(&ServiceKind::MeshGateway)
     }
 }
 

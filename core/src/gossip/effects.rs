@@ -27,12 +27,19 @@ pub(super) struct Effects {
     transmits: VecDeque<(SocketAddr, Vec<u8>)>,
     /// Datagrams dropped because the queue was full.
     pub(super) transmits_dropped: u64,
+    /// foca reported a membership change (up, down, rename, ...) since the last take.
+    notified: bool,
 }
 
 impl Effects {
     /// A [`foca::Runtime`] that stamps timers relative to `now`.
     pub(super) fn at(&mut self, now: Instant) -> At<'_> {
         At { effects: self, now }
+    }
+
+    /// Whether foca reported a membership change since the last call.
+    pub(super) fn take_notified(&mut self) -> bool {
+        std::mem::take(&mut self.notified)
     }
 
     /// The earliest deadline.
@@ -72,7 +79,9 @@ pub(super) struct At<'a> {
 impl foca::Runtime<Identity> for At<'_> {
     /// Membership changes are read back from foca's state after each call instead (the
     /// notifications miss suspicion and cannot tell a leave from a failure).
-    fn notify(&mut self, _notification: foca::Notification<'_, Identity>) {}
+    fn notify(&mut self, _notification: foca::Notification<'_, Identity>) {
+        self.effects.notified = true;
+    }
 
     fn send_to(&mut self, to: Identity, data: &[u8]) {
         let fx = &mut *self.effects;

@@ -56,6 +56,11 @@ impl IntentLog {
     }
 
     /// Whether intents arrived since the last call.
+    pub(super) fn has_fresh(&self) -> bool {
+        self.fresh
+    }
+
+    /// Whether intents arrived since the last call, clearing the flag.
     pub(super) fn take_fresh(&mut self) -> bool {
         std::mem::take(&mut self.fresh)
     }

@@ -49,6 +49,10 @@ pub struct Pool {
     /// The pool size foca's config was last computed for.
     sized_for: usize,
     timer_errors: u64,
+    /// What foca's membership looked like at the last view refresh (see [`fingerprint`]).
+    seen: Option<u64>,
+    /// Our own identity or status changed: refresh the view even if foca's did not.
+    dirty: bool,
 }
 
 impl std::fmt::Debug for Pool {
@@ -83,6 +87,8 @@ impl Pool {
             view: View::default(),
             left: false,
             sized_for: 1,
+            seen: None,
+            dirty: true,
             timer_errors: 0,
         };
         pool.refresh();
@@ -161,6 +167,7 @@ impl Pool {
         }
         let next = self.identity().with_tags(tags)?;
         let result = self.swim.change_identity(next, self.effects.at(now));
+        self.dirty = true;
         self.refresh();
         result.map_err(GossipError::from)
     }
@@ -219,6 +226,16 @@ impl Pool {
     /// Brings the view, the size-dependent timings and the intent log up to date with
     /// foca's state after an input.
     fn refresh(&mut self) {
+        // Most inputs (probes, acks, gossip repeats) change nothing; rebuilding the view
+        // compares every identity with its tags, which is most of a quiet pool's work.
+        let notified = self.effects.take_notified();
+        let seen = fingerprint(self.swim.iter_membership_state(), self.left);
+        let fresh = self.intents.lock().has_fresh();
+        if !notified && !fresh && !self.dirty && self.seen == Some(seen) {
+            return;
+        }
+        self.seen = Some(seen);
+        self.dirty = false;
         let me = self.swim.identity();
         let status = if self.left { MemberStatus::Left } else { MemberStatus::Alive };
         let mut intents = self.intents.lock();
@@ -239,4 +256,32 @@ impl Pool {
             self.sized_for = n;
         }
     }
+}
+
+/// A digest of foca's membership: every member's address, incarnation and state. Identity
+/// changes (tags, renewals) come with a foca notification, so address, incarnation and
+/// state are what can move silently (a suspicion, a refutation).
+fn fingerprint<'a>(members: impl Iterator<Item = &'a foca::Member<Identity>>, left: bool) -> u64 {
+    use std::hash::{Hash, Hasher};
+    // FNV-1a through `Hasher`: stable across runs and platforms, unlike the std hasher's
+    // random keys.
+    struct Fnv(u64);
+    impl Hasher for Fnv {
+        fn finish(&self) -> u64 {
+            self.0
+        }
+        fn write(&mut self, bytes: &[u8]) {
+            for b in bytes {
+                self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+            }
+        }
+    }
+    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+    left.hash(&mut h);
+    for m in members {
+        m.id().addr().hash(&mut h);
+        m.incarnation().hash(&mut h);
+        (m.state() as u8).hash(&mut h);
+    }
+    h.finish()
 }

@@ -58,6 +58,25 @@ impl StateMachine {
         self.health_of(self.by_name.get(name), passing_only)
     }
 
+    /// The instances of kind `kind` with their health, by service name: only names with
+    /// such an instance are looked at (mesh gateways are a handful among many services, and
+    /// every client agent's cache asks for them on every change).
+    pub fn health_of_kind(&self, kind: &super::model::ServiceKind) -> Vec<ServiceHealth> {
+        let mut out = Vec::new();
+        for refs in self.by_name.values() {
+            let any =
+                refs.iter().any(|(n, id)| self.service(n, id).is_some_and(|s| &s.kind == kind));
+            if any {
+                out.extend(
+                    self.health_of(Some(refs), false)
+                        .into_iter()
+                        .filter(|h| &h.service.kind == kind),
+                );
+            }
+        }
+        out
+    }
+
     /// `/v1/health/connect/<name>`: the sidecars fronting `name` and its Connect-native
     /// instances ([`super::WatchKey::ConnectService`]), filtered like
     /// [`Self::health_service`].

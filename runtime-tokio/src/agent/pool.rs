@@ -77,6 +77,12 @@ impl Agent {
         Ok(())
     }
 
+    /// The LAN members as a watch (`None` when gossip is disabled): observers that poll
+    /// often check `has_changed` instead of copying the list.
+    pub fn member_updates(&self) -> Option<tokio::sync::watch::Receiver<Vec<Member>>> {
+        self.gossip.get().map(|g| g.subscribe())
+    }
+
     /// The LAN members, or just this agent when gossip is disabled.
     pub fn members(&self) -> Vec<Member> {
         match self.gossip.get() {
