@@ -22,6 +22,7 @@ pub mod discovery_chain;
 pub mod dns;
 pub mod filter;
 pub mod gossip;
+pub mod hash;
 pub mod ids;
 pub mod intentions;
 pub mod rng;

@@ -12,8 +12,10 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use openraft_compat::metrics;
 use proconsul_core::gossip::MemberStatus;
+use proconsul_core::rng::{Seed, uuid};
 use proconsul_runtime_tokio::agent::{Agent, AgentOptions, FlagValues};
 use proconsul_runtime_tokio::env::{Env, RaftDisk};
+use rand::Rng as _;
 
 use crate::clock::SimClock;
 use crate::disk::SimDisk;
@@ -258,6 +260,12 @@ impl World {
         lock(&h.agent).upgrade()
     }
 
+    /// `ip:port` of `host`'s HTTP API.
+    pub fn http_addr(&self, host: &str) -> Option<String> {
+        let h = self.hosts.iter().find(|h| h.spec.name == host)?;
+        Some(format!("{}:{HTTP_PORT}", h.spec.ip))
+    }
+
     fn host(&self, name: &str) -> Result<&Host, String> {
         self.hosts.iter().find(|h| h.spec.name == name).ok_or_else(|| format!("no host {name}"))
     }
@@ -435,10 +443,12 @@ impl World {
                 h.seen.members = alive;
             }
         }
+        let health_at =
+            health_source.as_ref().map(|r| (r.id(), *r.state().applied_index().borrow()));
         if let Some(raft) = health_source
-            && self.health_index != Some((raft.id(), *raft.state().applied_index().borrow()))
+            && self.health_index != health_at
         {
-            self.health_index = Some((raft.id(), *raft.state().applied_index().borrow()));
+            self.health_index = health_at;
             let state = raft.state().read();
             let mut current = BTreeMap::new();
             for node in state.machine.nodes() {
@@ -483,14 +493,16 @@ fn agent_options(
     let servers: Vec<&HostSpec> =
         topology.hosts().iter().filter(|h| h.dc == spec.dc && h.role == Role::Server).collect();
     let ip = IpAddr::V4(spec.ip);
-    let host_seed = config.seed ^ fnv(&spec.name);
+    // Each host draws from its own named stream of the world's seed, its node id as an
+    // agent without a stored one would (the agent reads no data directory here).
+    let host_seed = Seed(config.seed).stream(&spec.name).next_u64();
     let flags = FlagValues {
         server: spec.role == Role::Server,
         bootstrap_expect: (spec.role == Role::Server)
             .then(|| u32::try_from(servers.len()).unwrap_or(u32::MAX)),
         datacenter: Some(spec.dc.clone()),
         node: Some(spec.name.clone()),
-        node_id: Some(node_uuid(host_seed)),
+        node_id: Some(uuid(&mut Seed(host_seed).stream("node-id"))),
         data_dir: Some(format!("/sim/{}", spec.name).into()),
         bind: Some(ip),
         advertise: Some(ip),
@@ -520,25 +532,6 @@ fn agent_options(
         deterministic_signing: true,
     };
     Ok(opts)
-}
-
-/// A stable 64-bit hash of a name (FNV-1a), to give each host its own seed.
-fn fnv(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
-}
-
-/// A UUID-shaped node id from a seed (the agent's raft id is its first 16 hex digits).
-fn node_uuid(seed: u64) -> String {
-    let a = seed | 1;
-    let b = fnv(&seed.to_string());
-    format!(
-        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-        a >> 32,
-        (a >> 16) & 0xffff,
-        a & 0xffff,
-        b >> 48,
-        b & 0xffff_ffff_ffff
-    )
 }
 
 mod openraft_compat {

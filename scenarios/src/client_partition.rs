@@ -30,8 +30,7 @@ pub fn run(seed: u64) -> crate::Run {
 }
 
 fn http(world: &World, host: &str) -> Result<String, String> {
-    let ip = mesh::ip(world, host).ok_or(format!("no host {host}"))?;
-    Ok(format!("{ip}:{}", proconsul_runtime_sim::world::HTTP_PORT))
+    world.http_addr(host).ok_or(format!("no host {host}"))
 }
 
 /// Asks `agent` whether `source` may call `target`.

@@ -29,11 +29,7 @@ pub fn servers(world: &World) -> Vec<String> {
 
 /// The servers' HTTP addresses.
 pub fn server_http(world: &World) -> Vec<String> {
-    world
-        .hosts()
-        .filter(|h| h.role == Role::Server)
-        .map(|h| format!("{}:{}", h.ip, proconsul_runtime_sim::world::HTTP_PORT))
-        .collect()
+    servers(world).iter().filter_map(|s| world.http_addr(s)).collect()
 }
 
 /// Waits (up to a minute) until every server agrees on a leader.

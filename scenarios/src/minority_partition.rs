@@ -21,11 +21,6 @@ pub fn run(seed: u64) -> crate::Run {
     Ok((world, result))
 }
 
-fn http(world: &World, name: &str) -> Option<String> {
-    let h = world.hosts().find(|h| h.name == name)?;
-    Some(format!("{}:{}", h.ip, proconsul_runtime_sim::world::HTTP_PORT))
-}
-
 fn body(world: &mut World, seed: u64) -> Result<(), String> {
     let servers = servers(world);
     elect(world)?;
@@ -45,8 +40,8 @@ fn body(world: &mut World, seed: u64) -> Result<(), String> {
     if !led {
         return Err(format!("the majority {majority:?} has no leader of its own after the cut"));
     }
-    let majority_http: Vec<String> = majority.iter().filter_map(|s| http(world, s)).collect();
-    let minority_http: Vec<String> = http(world, &minority).into_iter().collect();
+    let majority_http: Vec<String> = majority.iter().filter_map(|s| world.http_addr(s)).collect();
+    let minority_http: Vec<String> = world.http_addr(&minority).into_iter().collect();
     let good =
         writer::start_with(world, "majority", majority_http, 40, Duration::from_millis(50), 20);
     let bad =

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use proconsul_runtime_sim::{Fault, SimConfig, Topology, World};
 
-use crate::leader_crash::{elect, servers};
+use crate::leader_crash::elect;
 use crate::{invariants, mesh};
 
 /// From the crash to `serfHealth` critical in the catalog: SWIM needs a missed probe
@@ -47,7 +47,6 @@ fn serf_health(world: &World, node: &str) -> Option<String> {
 
 fn body(world: &mut World) -> Result<(), String> {
     elect(world)?;
-    let _ = servers(world);
     let victim_ip = mesh::ip(world, VICTIM).ok_or("no victim host")?;
     let both = world.run_until(Duration::from_secs(90), |w| {
         mesh::upstream_endpoints(w, "dc1-client1", "web-sidecar-proxy", "api")

@@ -263,20 +263,7 @@ impl Pool {
 /// state are what can move silently (a suspicion, a refutation).
 fn fingerprint<'a>(members: impl Iterator<Item = &'a foca::Member<Identity>>, left: bool) -> u64 {
     use std::hash::{Hash, Hasher};
-    // FNV-1a through `Hasher`: stable across runs and platforms, unlike the std hasher's
-    // random keys.
-    struct Fnv(u64);
-    impl Hasher for Fnv {
-        fn finish(&self) -> u64 {
-            self.0
-        }
-        fn write(&mut self, bytes: &[u8]) {
-            for b in bytes {
-                self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
-            }
-        }
-    }
-    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+    let mut h = crate::hash::StableHasher::new();
     left.hash(&mut h);
     for m in members {
         m.id().addr().hash(&mut h);

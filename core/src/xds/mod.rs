@@ -18,7 +18,7 @@ mod types;
 pub use diff::{ResourceDelta, TypeDelta, diff};
 pub use types::{ResourceSet, TypeUrl, Versioned};
 pub mod generate;
-pub mod hash;
+pub use crate::hash;
 pub mod model;
 pub mod snapshot;
 pub mod subscribers;

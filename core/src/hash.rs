@@ -1,4 +1,5 @@
-//! Content hashes: the version of every resource we serve.
+//! Content hashes: the version of every xDS resource we serve, and any other digest that
+//! must be equal across runs and processes (the gossip pool's membership fingerprint).
 //!
 //! A version must be equal exactly when the resource is equal, in every run, on every
 //! platform and in every process (an agent restart must not make Envoy re-apply unchanged
