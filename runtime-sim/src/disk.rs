@@ -26,10 +26,11 @@ struct Platters {
     syncs: u64,
 }
 
-/// A crash-aware disk holding one raft database.
+/// A crash-aware disk holding a server's two raft databases: the log and the snapshot.
 #[derive(Debug, Clone, Default)]
 pub struct SimDisk {
-    platters: Arc<Mutex<Platters>>,
+    log: Arc<Mutex<Platters>>,
+    snapshots: Arc<Mutex<Platters>>,
 }
 
 impl SimDisk {
@@ -40,32 +41,42 @@ impl SimDisk {
 
     /// The power goes out: unsynced writes are lost and every open handle dies.
     pub fn crash(&self) {
-        let mut p = lock(&self.platters);
-        p.current = p.durable.clone();
-        p.dirty.clear();
-        p.generation += 1;
+        for file in self.files() {
+            let mut p = lock(file);
+            p.current = p.durable.clone();
+            p.dirty.clear();
+            p.generation += 1;
+        }
     }
 
     /// Bytes that would survive a crash now.
     pub fn durable_len(&self) -> usize {
-        lock(&self.platters).durable.len()
+        self.files().iter().map(|f| lock(f).durable.len()).sum()
     }
 
     /// Completed syncs.
     pub fn syncs(&self) -> u64 {
-        lock(&self.platters).syncs
+        self.files().iter().map(|f| lock(f).syncs).sum()
     }
 
-    fn backend(&self) -> Backend {
-        let mut p = lock(&self.platters);
+    fn files(&self) -> [&Arc<Mutex<Platters>>; 2] {
+        [&self.log, &self.snapshots]
+    }
+
+    fn backend(file: &Arc<Mutex<Platters>>) -> Backend {
+        let mut p = lock(file);
         p.generation += 1;
-        Backend { platters: self.platters.clone(), generation: p.generation }
+        Backend { platters: file.clone(), generation: p.generation }
     }
 }
 
 impl RaftDisk for SimDisk {
     fn open(&self) -> io::Result<Arc<redb::Database>> {
-        open_database_on(self.backend())
+        open_database_on(SimDisk::backend(&self.log))
+    }
+
+    fn open_snapshots(&self) -> io::Result<Arc<redb::Database>> {
+        open_database_on(SimDisk::backend(&self.snapshots))
     }
 }
 
@@ -174,6 +185,21 @@ mod tests {
         let db = disk.open().unwrap();
         assert_eq!(get(&db, 1), Some(10));
         assert_eq!(get(&db, 2), None, "never synced, so lost");
+    }
+
+    #[test]
+    fn the_log_and_the_snapshot_database_are_separate_files_that_both_crash() {
+        let disk = SimDisk::new();
+        let (log, snapshots) = (disk.open().unwrap(), disk.open_snapshots().unwrap());
+        put(&snapshots, 1, redb::Durability::Immediate);
+        put(&snapshots, 2, redb::Durability::None);
+        put(&log, 3, redb::Durability::Immediate);
+        assert_eq!(get(&log, 1), None, "the log does not see the snapshot file");
+        disk.crash();
+        drop((log, snapshots));
+        let (log, snapshots) = (disk.open().unwrap(), disk.open_snapshots().unwrap());
+        assert_eq!((get(&snapshots, 1), get(&snapshots, 2)), (Some(10), None));
+        assert_eq!(get(&log, 3), Some(30));
     }
 
     #[test]

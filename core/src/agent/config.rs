@@ -85,6 +85,11 @@ pub struct AgentConfigFile {
     pub enable_script_checks: Option<bool>,
     /// `performance { raft_multiplier = 1 }`.
     pub performance: PerformanceConfig,
+    /// `raft_snapshot_threshold`: committed entries between two snapshots (Consul: 16384).
+    pub raft_snapshot_threshold: Option<u64>,
+    /// `raft_trailing_logs`: entries kept in the log behind a snapshot, so a briefly lagging
+    /// follower catches up from the log instead of a whole snapshot (Consul: 10240).
+    pub raft_trailing_logs: Option<u64>,
     /// `ui` / `ui_config` (accepted, no UI is served).
     pub ui: Option<bool>,
     /// `ui_config`.
@@ -240,6 +245,9 @@ impl AgentConfigFile {
                 return unsupported(field, "TLS listeners are not supported; use -1");
             }
         }
+        if cfg.raft_snapshot_threshold == Some(0) {
+            return unsupported("raft_snapshot_threshold", "must be at least 1 entry");
+        }
         if let Some(policy) = cfg.acl.default_policy.as_deref()
             && policy != "allow"
             && policy != "deny"
@@ -313,5 +321,15 @@ mod tests {
                        "performance": {"raft_multiplier": 1}, "enable_script_checks": true});
         let cfg = AgentConfigFile::from_value(v).unwrap();
         assert_eq!(cfg.performance.raft_multiplier, Some(1));
+    }
+
+    #[test]
+    fn raft_snapshot_settings_are_read_and_checked() {
+        let v = parse_file("r.hcl", "raft_snapshot_threshold = 8192\nraft_trailing_logs = 100")
+            .unwrap();
+        let cfg = AgentConfigFile::from_value(v).unwrap();
+        assert_eq!((cfg.raft_snapshot_threshold, cfg.raft_trailing_logs), (Some(8192), Some(100)));
+        let err = AgentConfigFile::from_value(json!({"raft_snapshot_threshold": 0})).unwrap_err();
+        assert_eq!(err.to_string(), "raft_snapshot_threshold: must be at least 1 entry");
     }
 }

@@ -318,7 +318,7 @@ fn connect_name(s: &Service) -> Option<&str> {
 }
 
 fn remove_ref(
-    map: &mut std::collections::BTreeMap<String, std::collections::BTreeSet<super::InstanceRef>>,
+    map: &mut super::Table<String, std::collections::BTreeSet<super::InstanceRef>>,
     name: &str,
     at: &super::InstanceRef,
 ) {

@@ -7,8 +7,6 @@
 //! registration lands), and deregistering a node drops its coordinates, so a node that never
 //! wrote one, or is gone, has none.
 
-use std::collections::BTreeMap;
-
 use super::{Changes, StateError, StateMachine, WatchKey};
 
 /// Dimensions of a Vivaldi vector in Consul (serf's `DefaultConfig().Dimensionality`).
@@ -132,9 +130,17 @@ impl StateMachine {
 
     /// Removes a deregistered node's coordinates (Consul's `deleteNodeTxn`).
     pub(super) fn drop_node_coordinates(&mut self, tx: &mut Changes, node: &str) {
-        let before = self.coordinates.len();
-        self.coordinates.retain(|(n, _), _| n != node);
-        if self.coordinates.len() != before {
+        let from = (node.to_owned(), String::new());
+        let keys: Vec<_> = self
+            .coordinates
+            .range(from..)
+            .take_while(|((n, _), _)| n == node)
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in &keys {
+            self.coordinates.remove(key);
+        }
+        if !keys.is_empty() {
             tx.touch(WatchKey::Coordinates);
         }
     }
@@ -150,7 +156,7 @@ fn row(node: &str, segment: &str, coord: &Coord) -> Coordinate {
 }
 
 /// `(node, segment)` → coordinate.
-pub(super) type CoordinateTable = BTreeMap<(String, String), Coord>;
+pub(super) type CoordinateTable = super::Table<(String, String), Coord>;
 
 #[cfg(test)]
 mod tests {

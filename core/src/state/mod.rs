@@ -77,27 +77,33 @@ use watch::Indexes;
 /// `(node name, service id)`: where an instance lives.
 type InstanceRef = (String, String);
 
+/// A table that may grow with the cluster (nodes, instances, checks, KV). A persistent
+/// B-tree: cloning the state shares every table and costs O(1), so a raft snapshot takes a
+/// frozen copy under the lock and serialises it while apply goes on (memdb's snapshots do
+/// the same for Consul). Writes copy only the path they change while a copy is alive.
+pub(crate) type Table<K, V> = imbl::OrdMap<K, V>;
+
 /// The whole replicated state of one datacenter.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StateMachine {
     /// Config entries are validated against this datacenter's chains. Not replicated: every
     /// server of a datacenter is configured with the same name.
     datacenter: Datacenter,
-    nodes: BTreeMap<String, Node>,
+    nodes: Table<String, Node>,
     /// node → service id → instance.
-    services: BTreeMap<String, BTreeMap<String, Service>>,
+    services: Table<String, BTreeMap<String, Service>>,
     /// node → check id → check.
-    checks: BTreeMap<String, BTreeMap<String, Check>>,
+    checks: Table<String, BTreeMap<String, Check>>,
     /// Derived, rebuilt on restore: service name → its instances.
-    by_name: BTreeMap<String, BTreeSet<InstanceRef>>,
+    by_name: Table<String, BTreeSet<InstanceRef>>,
     /// Derived, rebuilt on restore: service name → its sidecars and native instances.
-    by_connect: BTreeMap<String, BTreeSet<InstanceRef>>,
+    by_connect: Table<String, BTreeSet<InstanceRef>>,
     config: ConfigEntries,
     /// `(kind, name)` → `(create_index, modify_index)` of each entry in `config`.
     config_meta: BTreeMap<(Kind, String), (u64, u64)>,
-    kv: BTreeMap<String, KvEntry>,
+    kv: Table<String, KvEntry>,
     /// Deleted key → delete index, so a prefix's index moves on delete (Consul's graveyard).
-    kv_tombstones: BTreeMap<String, u64>,
+    kv_tombstones: Table<String, u64>,
     ca_roots: Option<RootsResponse>,
     ca_config: Option<CaConfig>,
     /// The CA's keys and signer; never served (see `ca_provider.rs`).
@@ -128,20 +134,20 @@ impl StateMachine {
     pub fn new(datacenter: Datacenter) -> Self {
         StateMachine {
             datacenter,
-            nodes: BTreeMap::new(),
-            services: BTreeMap::new(),
-            checks: BTreeMap::new(),
-            by_name: BTreeMap::new(),
-            by_connect: BTreeMap::new(),
+            nodes: Table::new(),
+            services: Table::new(),
+            checks: Table::new(),
+            by_name: Table::new(),
+            by_connect: Table::new(),
             config: ConfigEntries::new(),
             config_meta: BTreeMap::new(),
-            kv: BTreeMap::new(),
-            kv_tombstones: BTreeMap::new(),
+            kv: Table::new(),
+            kv_tombstones: Table::new(),
             ca_roots: None,
             ca_config: None,
             ca_provider: None,
             autopilot: None,
-            coordinates: BTreeMap::new(),
+            coordinates: Table::new(),
             sessions: session::SessionTable::default(),
             queries: BTreeMap::new(),
             indexes: Indexes::default(),

@@ -51,16 +51,20 @@ struct VersionOnly {
 }
 
 /// A service instance row: the node it is on, then the instance.
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(serde::Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct ServiceRow {
     node: String,
     service: Service,
 }
 
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(serde::Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 struct Snapshot {
+    #[expect(
+        dead_code,
+        reason = "checked first through VersionOnly; listed for deny_unknown_fields"
+    )]
     version: u32,
     index: u64,
     nodes: Vec<Node>,
@@ -87,33 +91,97 @@ struct Snapshot {
     indexes: Indexes,
 }
 
+/// [`ServiceRow`] as written: borrowed from the state.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ServiceRowOut<'a> {
+    node: &'a str,
+    service: &'a Service,
+}
+
+/// A sequence written from an iterator, so a table is serialised without a copy. The
+/// closure makes the iterator (serialisation takes `&self`).
+struct Rows<F>(F);
+
+impl<F, I> serde::Serialize for Rows<F>
+where
+    F: Fn() -> I,
+    I: Iterator,
+    I::Item: serde::Serialize,
+{
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq((self.0)())
+    }
+}
+
+/// A map written from an iterator of pairs.
+struct Pairs<F>(F);
+
+impl<F, I, K, V> serde::Serialize for Pairs<F>
+where
+    F: Fn() -> I,
+    I: Iterator<Item = (K, V)>,
+    K: serde::Serialize,
+    V: serde::Serialize,
+{
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map((self.0)())
+    }
+}
+
+/// [`Snapshot`] as written: the same fields in the same order, borrowed from the state.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct SnapshotOut<'a, N, Sv, C, Kv, Kt> {
+    version: u32,
+    index: u64,
+    nodes: N,
+    services: Sv,
+    checks: C,
+    config_entries: Vec<StoredConfigEntry>,
+    kv: Kv,
+    kv_tombstones: Kt,
+    ca_roots: &'a Option<RootsResponse>,
+    ca_config: &'a Option<CaConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ca_provider: &'a Option<super::StoredCaProvider>,
+    autopilot: &'a Option<super::AutopilotConfig>,
+    coordinates: Vec<super::Coordinate>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    sessions: Vec<super::session::SessionRow>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    lock_delays: &'a BTreeMap<String, super::session::LockDelay>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    prepared_queries: Vec<&'a super::PreparedQuery>,
+    indexes: &'a Indexes,
+}
+
 impl StateMachine {
-    /// The whole state as snapshot bytes (version [`SNAPSHOT_VERSION`]).
+    /// The whole state as snapshot bytes (version [`SNAPSHOT_VERSION`]). The large tables
+    /// are written straight from the maps, row by row, without copying them first.
     pub fn snapshot(&self) -> Vec<u8> {
-        let snapshot = Snapshot {
+        let snapshot = SnapshotOut {
             version: SNAPSHOT_VERSION,
             index: self.last_index(),
-            nodes: self.nodes.values().cloned().collect(),
-            services: self
-                .services
-                .iter()
-                .flat_map(|(node, m)| {
-                    m.values().map(|s| ServiceRow { node: node.clone(), service: s.clone() })
+            nodes: Rows(|| self.nodes.values()),
+            services: Rows(|| {
+                self.services.iter().flat_map(|(node, m)| {
+                    m.values().map(move |service| ServiceRowOut { node, service })
                 })
-                .collect(),
-            checks: self.checks.values().flat_map(|m| m.values().cloned()).collect(),
+            }),
+            checks: Rows(|| self.checks.values().flat_map(|m| m.values())),
             config_entries: self.config_entries(None),
-            kv: self.kv.values().cloned().collect(),
-            kv_tombstones: self.kv_tombstones.clone(),
-            ca_roots: self.ca_roots.clone(),
-            ca_config: self.ca_config.clone(),
-            ca_provider: self.ca_provider.clone(),
-            autopilot: self.autopilot.clone(),
+            kv: Rows(|| self.kv.values()),
+            kv_tombstones: Pairs(|| self.kv_tombstones.iter()),
+            ca_roots: &self.ca_roots,
+            ca_config: &self.ca_config,
+            ca_provider: &self.ca_provider,
+            autopilot: &self.autopilot,
             coordinates: self.coordinates(),
             sessions: self.sessions.rows(),
-            lock_delays: self.sessions.lock_delays.clone(),
-            prepared_queries: self.queries.values().cloned().collect(),
-            indexes: self.indexes.clone(),
+            lock_delays: &self.sessions.lock_delays,
+            prepared_queries: self.queries.values().collect(),
+            indexes: &self.indexes,
         };
         // Plain structs with string keys: serializing cannot fail.
         serde_json::to_vec(&snapshot).unwrap_or_default()
@@ -160,7 +228,7 @@ impl StateMachine {
             self.config.insert(e.entry);
         }
         self.kv = s.kv.into_iter().map(|e| (e.key.clone(), e)).collect();
-        self.kv_tombstones = s.kv_tombstones;
+        self.kv_tombstones = s.kv_tombstones.into_iter().collect();
         self.ca_roots = s.ca_roots;
         self.ca_config = s.ca_config;
         self.ca_provider = s.ca_provider;

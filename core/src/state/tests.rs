@@ -491,6 +491,21 @@ fn snapshot_refuses_unknown_version_and_garbage() {
     assert_eq!(target, StateMachine::new(dc1()), "failed restores change nothing");
 }
 
+/// The raft layer snapshots a clone taken under its lock while apply continues on the
+/// original: the clone must not see those later writes.
+#[test]
+fn a_clone_is_a_frozen_copy_that_later_writes_do_not_reach() {
+    let mut sm = busy_state();
+    let frozen = sm.clone();
+    let before = frozen.snapshot();
+    ok(&mut sm, 11, register("n3", Some(svc("api1", "api")), vec![]));
+    ok(&mut sm, 12, kv_set("a/b", "changed", None));
+    ok(&mut sm, 13, Command::DeregisterNode { node: "n1".into() });
+    assert_eq!(frozen.snapshot(), before);
+    assert_eq!(frozen, busy_state());
+    assert_ne!(sm.snapshot(), before);
+}
+
 #[test]
 fn same_commands_give_same_snapshot_bytes() {
     assert_eq!(busy_state().snapshot(), busy_state().snapshot());

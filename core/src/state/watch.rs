@@ -101,8 +101,8 @@ pub(crate) struct Indexes {
     pub(crate) sessions: u64,
     #[serde(default)]
     pub(crate) prepared_queries: u64,
-    pub(crate) service_names: BTreeMap<String, u64>,
-    pub(crate) connect_services: BTreeMap<String, u64>,
+    pub(crate) service_names: super::Table<String, u64>,
+    pub(crate) connect_services: super::Table<String, u64>,
     /// `"<kind>/<name>"` so the map serializes as a JSON object.
     pub(crate) config_entry_names: BTreeMap<String, u64>,
 }
@@ -148,8 +148,8 @@ impl Indexes {
         match key {
             WatchKey::Nodes => self.nodes,
             WatchKey::Services => self.services,
-            WatchKey::ServiceName(n) => named(&self.service_names, n),
-            WatchKey::ConnectService(n) => named(&self.connect_services, n),
+            WatchKey::ServiceName(n) => self.service_names.get(n).copied().unwrap_or(0),
+            WatchKey::ConnectService(n) => self.connect_services.get(n).copied().unwrap_or(0),
             WatchKey::Checks => self.checks,
             WatchKey::ConfigEntries => self.config_entries,
             WatchKey::ConfigEntry { kind, name } => {

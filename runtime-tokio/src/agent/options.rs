@@ -61,6 +61,10 @@ pub struct AgentOptions {
     pub seed: u64,
     /// Scales raft timing; 1 is fastest.
     pub raft_multiplier: u32,
+    /// Committed entries between raft snapshots (`raft_snapshot_threshold`).
+    pub raft_snapshot_threshold: u64,
+    /// Entries kept behind a snapshot (`raft_trailing_logs`).
+    pub raft_trailing_logs: u64,
     /// CA settings from `connect { ca_config {...} }`.
     pub ca_config: Option<Value>,
     /// The flags the options were resolved from (`/v1/agent/reload` reads the files again).
@@ -306,6 +310,8 @@ impl AgentOptions {
                 .to_owned(),
             seed: flags.seed.unwrap_or(fallback_seed),
             raft_multiplier: file.performance.raft_multiplier.unwrap_or(1).clamp(1, 10),
+            raft_snapshot_threshold: file.raft_snapshot_threshold.unwrap_or(16_384),
+            raft_trailing_logs: file.raft_trailing_logs.unwrap_or(10_240),
             ca_config: file.connect.ca_config.clone(),
             flags: flags.clone(),
             env: crate::env::Env::tokio(),
@@ -315,6 +321,12 @@ impl AgentOptions {
     /// The raft database file under the data directory.
     pub fn raft_db_path(&self) -> Option<PathBuf> {
         self.data_dir.as_deref().map(|d| Path::new(d).join("raft.redb"))
+    }
+
+    /// The raft snapshot database under the data directory (apart from the log, so writing
+    /// a large snapshot never holds up the log's commits).
+    pub fn raft_snapshot_path(&self) -> Option<PathBuf> {
+        self.data_dir.as_deref().map(|d| Path::new(d).join("raft-snapshot.redb"))
     }
 }
 

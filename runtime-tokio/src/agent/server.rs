@@ -18,7 +18,10 @@ use crate::ca_manager::CaManager;
 
 use super::{Agent, AgentError, AgentOptions, spawn};
 use crate::raft::rpc::{Forwarder, RaftRpcService, RpcNetwork, RpcServer};
-use crate::raft::{LogStore, NodeId, RaftNode, open_database, open_in_memory_database};
+use crate::raft::{
+    LogStore, NodeId, RaftNode, SnapshotWork, StateMachineStore, open_database,
+    open_in_memory_database,
+};
 
 /// Leaves from this server's CA.
 pub(super) struct LocalSigner {
@@ -69,16 +72,18 @@ pub(super) async fn start_raft(
 ) -> Result<(Arc<RaftNode>, RpcServer), AgentError> {
     let raft_err = |e: &dyn std::fmt::Display| AgentError::Raft(e.to_string());
     let env = &opts.env;
-    let db = match (opts.raft_db_path(), &env.raft_disk) {
-        (_, Some(disk)) => disk.open().map_err(|e| raft_err(&e))?,
-        (Some(path), None) if !opts.dev => {
-            if let Some(dir) = path.parent() {
+    let paths = opts.raft_db_path().zip(opts.raft_snapshot_path());
+    let (db, snapshot_db) = match (paths, &env.raft_disk) {
+        (_, Some(disk)) => (disk.open(), disk.open_snapshots()),
+        (Some((log, snapshots)), None) if !opts.dev => {
+            if let Some(dir) = log.parent() {
                 std::fs::create_dir_all(dir).map_err(|e| raft_err(&e))?;
             }
-            open_database(&path).map_err(|e| raft_err(&e))?
+            (open_database(&log), open_database(&snapshots))
         }
-        _ => open_in_memory_database().map_err(|e| raft_err(&e))?,
+        _ => (open_in_memory_database(), open_in_memory_database()),
     };
+    let (db, snapshot_db) = (db.map_err(|e| raft_err(&e))?, snapshot_db.map_err(|e| raft_err(&e))?);
     // A dev server is alone: short timers only make it lead sooner. Real servers get
     // timers that survive a loaded machine (Consul's are 1 s at raft_multiplier 1).
     let m = u64::from(opts.raft_multiplier);
@@ -88,6 +93,12 @@ pub(super) async fn start_raft(
         heartbeat_interval: heartbeat * m,
         election_timeout_min: election * m,
         election_timeout_max: 2 * election * m,
+        // Consul's snapshot cadence: a snapshot serialises the whole catalog, so taking one
+        // every few thousand writes costs more than the log it lets go.
+        snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(opts.raft_snapshot_threshold),
+        max_in_snapshot_log_to_keep: opts.raft_trailing_logs,
+        // A follower further behind than the kept log can only be caught up by a snapshot.
+        replication_lag_threshold: opts.raft_trailing_logs.max(1),
         ..Default::default()
     }
     .validate()
@@ -102,16 +113,17 @@ pub(super) async fn start_raft(
     let advertised = SocketAddr::new(opts.advertise, bound.port());
     let id = raft_id(&node.id);
     // A world-owned disk is written inline: a log thread's fsync is invisible to a
-    // simulated clock.
-    let log = match env.raft_disk {
-        Some(_) => LogStore::inline(db.clone()),
-        None => LogStore::new(db.clone()),
+    // simulated clock, and so is a snapshot written on the blocking pool.
+    let (log, work) = match env.raft_disk {
+        Some(_) => (LogStore::inline(db.clone()), SnapshotWork::Inline),
+        None => (LogStore::new(db.clone()), SnapshotWork::BlockingPool),
     };
+    let dc = opts.datacenter.clone();
+    let sm = StateMachineStore::open_split(db, snapshot_db, dc, work).map_err(|e| raft_err(&e))?;
     let network = RpcNetwork::with_net(id, CONNECT_TIMEOUT, env.net.clone());
     let seed = env.raft_seed.unwrap_or(opts.seed) ^ id;
     let config = Arc::new(config);
-    let dc = opts.datacenter.clone();
-    let raft = RaftNode::start_seeded(id, config, db, dc, network, RAFT_DEADLINE, log, seed)
+    let raft = RaftNode::start_seeded(id, config, sm, network, RAFT_DEADLINE, log, seed)
         .await
         .map_err(|e| raft_err(&e))?
         .with_write_forwarding(Forwarder::with_net(CONNECT_TIMEOUT, env.net.clone()));

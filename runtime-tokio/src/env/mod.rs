@@ -18,8 +18,10 @@ pub use net::{BoxConn, Conn, Datagram, Listener, Net, TokioNet, tokio_listener, 
 /// Opens a server's raft database on a disk the world owns (the simulation's disk model,
 /// which keeps what was synced across a crash and loses the rest).
 pub trait RaftDisk: Send + Sync + 'static {
-    /// The database as it survived (a fresh one on first use).
+    /// The log's database as it survived (a fresh one on first use).
     fn open(&self) -> io::Result<Arc<redb::Database>>;
+    /// The snapshot database as it survived (a fresh one on first use).
+    fn open_snapshots(&self) -> io::Result<Arc<redb::Database>>;
 }
 
 /// Network, clock and (optionally) disk of one agent.

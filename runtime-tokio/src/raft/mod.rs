@@ -11,15 +11,17 @@
 //! Durability: the vote, the committed log id and every log entry are committed to redb
 //! before openraft is told they are flushed. The core state machine lives in memory; its
 //! durable form is the latest snapshot (bytes from `StateMachine::snapshot`, plus its
-//! `SnapshotMeta`), which is stored in the same redb file. On restart the state is restored
-//! from that snapshot and openraft re-applies the committed entries after it from the log.
+//! `SnapshotMeta`), which a server keeps in a redb file of its own (tests may share the log's).
+//! On restart the state is restored from that snapshot and openraft re-applies the committed
+//! entries after it from the log.
 //!
 //! Between servers, [`rpc`] carries raft traffic and forwarded writes over tonic on one port;
 //! [`mem_network`] is the in-process equivalent for tests.
 //!
 //! redb is synchronous: the log store commits on its own writer thread, batching what is
 //! queued into one fsync ([`LogStore::inline`] keeps writes on the calling task, for
-//! deterministic hosts); snapshots are still written on the calling task.
+//! deterministic hosts); snapshots are serialised and written from a frozen copy of the state
+//! on tokio's blocking pool ([`SnapshotWork`]), inline on deterministic hosts.
 
 mod log_store;
 pub mod mem_network;
@@ -30,7 +32,7 @@ mod types;
 
 pub use log_store::{LogStore, open_database, open_database_on, open_in_memory_database};
 pub use node::{NodeError, RaftNode, ReadConsistency};
-pub use state_machine::{SharedState, StateMachineStore};
+pub use state_machine::{SharedState, SnapshotWork, StateMachineStore};
 pub use types::{NodeId, Proposal, RaftRuntime, TypeConfig, WriteOutcome, WriteResponse};
 
 /// The openraft handle this runtime hosts.

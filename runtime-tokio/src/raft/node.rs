@@ -123,17 +123,18 @@ impl RaftNode {
     {
         // Distinct servers draw distinct election timers; a simulation seeds through its ids.
         let seed = id.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x7261_6674;
-        Self::start_seeded(id, config, db, datacenter, network, deadline, log, seed).await
+        let sm = StateMachineStore::open(db, datacenter)?;
+        Self::start_seeded(id, config, sm, network, deadline, log, seed).await
     }
 
-    /// [`RaftNode::start_with_log`] with openraft's randomness (election timeouts) drawn
-    /// from `seed`: the same seed and inputs elect the same way.
-    #[allow(clippy::too_many_arguments, reason = "the parts of one server, each distinct")]
+    /// Starts a raft server over a log store and a state machine store (which may keep its
+    /// snapshots apart from the log: [`StateMachineStore::open_split`]), with openraft's
+    /// randomness (election timeouts) drawn from `seed`: the same seed and inputs elect the
+    /// same way.
     pub async fn start_seeded<N>(
         id: NodeId,
         config: Arc<openraft::Config>,
-        db: Arc<Database>,
-        datacenter: Datacenter,
+        sm: StateMachineStore,
         network: N,
         deadline: Duration,
         log: LogStore,
@@ -143,7 +144,6 @@ impl RaftNode {
         N: RaftNetworkFactory<TypeConfig>,
         N::Network: NetSnapshot<TypeConfig, SnapshotData = Vec<u8>>,
     {
-        let sm = StateMachineStore::open(db, datacenter)?;
         let state = sm.shared();
         // openraft's tasks inherit the seed from the scope they are spawned in.
         let raft =

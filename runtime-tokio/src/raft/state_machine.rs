@@ -4,6 +4,12 @@
 //! a shared lock ([`SharedState`]) so HTTP reads do not queue behind the raft core. Snapshots
 //! are the core's snapshot bytes; the current one (meta and bytes) is kept in redb, which is
 //! what makes the applied state durable (see the module doc of [`super`]).
+//!
+//! A snapshot of a large catalog takes hundreds of milliseconds to serialise and write, so
+//! none of it happens under the lock or in the log's database: the builder clones the state
+//! (O(1), the core's tables are persistent maps), lets go of the lock, and serialises and
+//! stores the frozen copy, on tokio's blocking pool in production ([`SnapshotWork`]), in a
+//! database of its own so the log writer's commits never wait behind it.
 
 use std::io;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -60,22 +66,64 @@ impl SharedState {
     }
 }
 
+/// Where the expensive part of a snapshot (serialising, writing, restoring) runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotWork {
+    /// On the calling task: deterministic, for simulated hosts and tests.
+    Inline,
+    /// On tokio's blocking pool, so no runtime worker stalls for it.
+    BlockingPool,
+}
+
+impl SnapshotWork {
+    async fn run<T: Send + 'static>(
+        self,
+        work: impl FnOnce() -> io::Result<T> + Send + 'static,
+    ) -> io::Result<T> {
+        match self {
+            SnapshotWork::Inline => work(),
+            SnapshotWork::BlockingPool => {
+                tokio::task::spawn_blocking(work).await.map_err(io_err)?
+            }
+        }
+    }
+}
+
 /// The openraft state machine and snapshot builder.
 pub struct StateMachineStore {
+    /// Holds the snapshot (its own database, or the log's).
     db: Arc<Database>,
     datacenter: Datacenter,
     shared: SharedState,
     applied_tx: watch::Sender<u64>,
+    work: SnapshotWork,
 }
 
 impl StateMachineStore {
-    /// Opens the state machine over `db`, restoring the stored snapshot if there is one.
+    /// Opens the state machine with its snapshot in `db` (the log's database), restoring the
+    /// stored snapshot if there is one. Snapshot work runs inline.
     pub fn open(db: Arc<Database>, datacenter: Datacenter) -> io::Result<Self> {
+        Self::open_split(db.clone(), db, datacenter, SnapshotWork::Inline)
+    }
+
+    /// Opens the state machine with its snapshots in `snapshot_db`, apart from the log's
+    /// database `log_db`. A snapshot that an older build left in `log_db` is restored (and
+    /// moves to `snapshot_db` with the next one).
+    pub fn open_split(
+        log_db: Arc<Database>,
+        snapshot_db: Arc<Database>,
+        datacenter: Datacenter,
+        work: SnapshotWork,
+    ) -> io::Result<Self> {
         let mut machine = StateMachine::new(datacenter.clone());
-        let meta: Option<SnapshotMetaOf<TypeConfig>> = read_meta(&db, KEY_SNAPSHOT_META)?;
-        let (last_applied, membership) = match meta {
-            Some(meta) => {
-                let data = read_snapshot_data(&db)?;
+        let stored = match read_snapshot(&snapshot_db)? {
+            Some(stored) => Some(stored),
+            None if !Arc::ptr_eq(&log_db, &snapshot_db) => read_snapshot(&log_db)?,
+            None => None,
+        };
+        let db = snapshot_db;
+        let (last_applied, membership) = match stored {
+            Some((meta, data)) => {
                 machine
                     .restore(&data)
                     .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
@@ -91,6 +139,7 @@ impl StateMachineStore {
             datacenter,
             shared: SharedState { inner, applied_index: applied_rx },
             applied_tx,
+            work,
         })
     }
 
@@ -98,26 +147,33 @@ impl StateMachineStore {
     pub fn shared(&self) -> SharedState {
         self.shared.clone()
     }
-
-    fn store_snapshot(&self, meta: &SnapshotMetaOf<TypeConfig>, data: &[u8]) -> io::Result<()> {
-        let meta_bytes = serde_json::to_vec(meta).map_err(io_err)?;
-        let tx = self.db.begin_write().map_err(io_err)?;
-        {
-            let mut table = tx.open_table(META).map_err(io_err)?;
-            table.insert(KEY_SNAPSHOT_META, meta_bytes.as_slice()).map_err(io_err)?;
-            table.insert(KEY_SNAPSHOT_DATA, data).map_err(io_err)?;
-        }
-        tx.commit().map_err(io_err)
-    }
 }
 
-fn read_snapshot_data(db: &Database) -> io::Result<Vec<u8>> {
+/// Stores `meta` and `data` as the current snapshot, durably (one fsync).
+fn store_snapshot(db: &Database, meta: &SnapshotMetaOf<TypeConfig>, data: &[u8]) -> io::Result<()> {
+    let meta_bytes = serde_json::to_vec(meta).map_err(io_err)?;
+    let tx = db.begin_write().map_err(io_err)?;
+    {
+        let mut table = tx.open_table(META).map_err(io_err)?;
+        table.insert(KEY_SNAPSHOT_META, meta_bytes.as_slice()).map_err(io_err)?;
+        table.insert(KEY_SNAPSHOT_DATA, data).map_err(io_err)?;
+    }
+    tx.commit().map_err(io_err)
+}
+
+/// The stored snapshot, if any.
+fn read_snapshot(db: &Database) -> io::Result<Option<(SnapshotMetaOf<TypeConfig>, Vec<u8>)>> {
     use redb::ReadableDatabase;
+    let Some(meta) = read_meta::<SnapshotMetaOf<TypeConfig>>(db, KEY_SNAPSHOT_META)? else {
+        return Ok(None);
+    };
     let tx = db.begin_read().map_err(io_err)?;
     let table = tx.open_table(META).map_err(io_err)?;
     let data = table.get(KEY_SNAPSHOT_DATA).map_err(io_err)?;
-    data.map(|v| v.value().to_vec())
-        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "snapshot meta without data"))
+    let data = data
+        .map(|v| v.value().to_vec())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "snapshot meta without data"))?;
+    Ok(Some((meta, data)))
 }
 
 /// Builds a snapshot of the applied state and stores it in redb.
@@ -129,15 +185,26 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     type SnapshotData = Vec<u8>;
 
     async fn build_snapshot(&mut self) -> Result<SnapshotOf<TypeConfig, Vec<u8>>, io::Error> {
-        let (meta, data) = {
+        // Only the O(1) clone happens under the lock; apply goes on meanwhile.
+        let (meta, frozen) = {
             let state = self.store.shared.read();
             let meta = SnapshotMetaOf::<TypeConfig> {
                 last_log_id: state.last_applied,
                 last_membership: state.membership.clone(),
             };
-            (meta, state.machine.snapshot())
+            (meta, state.machine.clone())
         };
-        self.store.store_snapshot(&meta, &data)?;
+        let db = self.store.db.clone();
+        let stored = meta.clone();
+        let data = self
+            .store
+            .work
+            .run(move || {
+                let data = frozen.snapshot();
+                store_snapshot(&db, &stored, &data)?;
+                Ok(data)
+            })
+            .await?;
         Ok(SnapshotOf::<TypeConfig, Vec<u8>> { meta, snapshot: data })
     }
 }
@@ -149,6 +216,7 @@ impl StateMachineStore {
             datacenter: self.datacenter.clone(),
             shared: self.shared.clone(),
             applied_tx: self.applied_tx.clone(),
+            work: self.work,
         }
     }
 }
@@ -206,10 +274,19 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         meta: &SnapshotMetaOf<TypeConfig>,
         snapshot: Vec<u8>,
     ) -> Result<(), io::Error> {
-        let mut machine = StateMachine::new(self.datacenter.clone());
-        machine.restore(&snapshot).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-        // Durable first: a crash after this point restarts from the installed snapshot.
-        self.store_snapshot(meta, &snapshot)?;
+        let (db, stored, datacenter) = (self.db.clone(), meta.clone(), self.datacenter.clone());
+        let machine = self
+            .work
+            .run(move || {
+                let mut machine = StateMachine::new(datacenter);
+                machine
+                    .restore(&snapshot)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                // Durable first: a crash after this point restarts from the installed snapshot.
+                store_snapshot(&db, &stored, &snapshot)?;
+                Ok(machine)
+            })
+            .await?;
         {
             let mut state = self.shared.write();
             state.machine = machine;
@@ -223,13 +300,76 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
     async fn get_current_snapshot(
         &mut self,
     ) -> Result<Option<SnapshotOf<TypeConfig, Vec<u8>>>, io::Error> {
-        let meta: Option<SnapshotMetaOf<TypeConfig>> = read_meta(&self.db, KEY_SNAPSHOT_META)?;
-        match meta {
-            Some(meta) => {
-                let snapshot = read_snapshot_data(&self.db)?;
-                Ok(Some(SnapshotOf::<TypeConfig, Vec<u8>> { meta, snapshot }))
-            }
-            None => Ok(None),
-        }
+        let db = self.db.clone();
+        let stored = self.work.run(move || read_snapshot(&db)).await?;
+        Ok(stored.map(|(meta, snapshot)| SnapshotOf::<TypeConfig, Vec<u8>> { meta, snapshot }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use openraft::testing::log_id;
+    use proconsul_core::state::Command;
+
+    use super::*;
+    use crate::raft::open_in_memory_database;
+
+    fn dc() -> Datacenter {
+        "dc1".parse().expect("a datacenter name")
+    }
+
+    fn kv_set(key: &str) -> Command {
+        Command::KvSet { key: key.into(), value: b"v".to_vec(), flags: 0, cas: None }
+    }
+
+    /// Applies `key` at `index` as apply would, without a raft core.
+    fn apply(sm: &StateMachineStore, index: u64, key: &str) {
+        let mut state = sm.shared.write();
+        let applied = state.machine.apply(index, &kv_set(key)).expect("applies");
+        assert!(applied.succeeded, "a plain set succeeds");
+        state.last_applied = Some(log_id::<TypeConfig>(1, 1, index));
+    }
+
+    fn keys(sm: &StateMachineStore) -> Vec<String> {
+        sm.shared.read().machine.kv_keys("", None)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_snapshot_is_taken_from_a_frozen_copy_into_its_own_database() {
+        let (log_db, snapshot_db) =
+            (open_in_memory_database().unwrap(), open_in_memory_database().unwrap());
+        let mut sm = StateMachineStore::open_split(
+            log_db.clone(),
+            snapshot_db.clone(),
+            dc(),
+            SnapshotWork::BlockingPool,
+        )
+        .unwrap();
+        apply(&sm, 1, "a");
+        apply(&sm, 2, "b");
+        let mut builder = sm.get_snapshot_builder().await;
+        let snapshot = builder.build_snapshot().await.unwrap();
+        // Writes after the build started are not in it.
+        apply(&sm, 3, "c");
+        assert_eq!(snapshot.meta.last_log_id.map(|id| id.index()), Some(2));
+        assert_eq!(read_snapshot(&log_db).unwrap().map(|(m, _)| m), None, "not in the log file");
+        let reopened =
+            StateMachineStore::open_split(log_db, snapshot_db, dc(), SnapshotWork::Inline).unwrap();
+        assert_eq!(keys(&reopened), ["a", "b"]);
+        let current = sm.get_current_snapshot().await.unwrap().expect("a stored snapshot");
+        assert_eq!(current.snapshot, snapshot.snapshot);
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_an_older_build_left_in_the_log_file_is_restored() {
+        let log_db = open_in_memory_database().unwrap();
+        let mut old = StateMachineStore::open(log_db.clone(), dc()).unwrap();
+        apply(&old, 1, "kept");
+        old.get_snapshot_builder().await.build_snapshot().await.unwrap();
+        let snapshot_db = open_in_memory_database().unwrap();
+        let sm =
+            StateMachineStore::open_split(log_db, snapshot_db, dc(), SnapshotWork::Inline).unwrap();
+        assert_eq!(keys(&sm), ["kept"]);
+        assert_eq!(sm.shared.read().last_applied.map(|id| id.index()), Some(1));
     }
 }
