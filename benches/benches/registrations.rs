@@ -11,7 +11,8 @@
 //! The three agents and the clients share one tokio multi-thread runtime (2 workers, as
 //! the box has 2 cores), so client and server CPU compete as on one loaded machine. Writes go
 //! to the leader only by default; `W6_TARGET=all` spreads them over the three servers
-//! (followers forward to the leader over the server RPC, which adds a hop).
+//! (followers forward to the leader over the server RPC, which adds a hop). `W6_CONFIG=FILE`
+//! hands every server an agent config file (HCL or JSON), to measure other raft settings.
 //!
 //! Each criterion iteration sends one batch of distinct registrations (one node and one
 //! service each, ~420 B of JSON) with C clients and returns the batch's wall time, so
@@ -29,6 +30,10 @@ use proconsul_runtime_tokio::agent::{Agent, AgentOptions, FlagValues};
 use proconsul_runtime_tokio::api_client::{ApiClient, Query};
 use tokio::runtime::Runtime;
 use tokio::task::JoinSet;
+
+/// The `proconsul` binary's allocator, so the in-process servers allocate as they do there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Client counts of the workload, each with the registrations one iteration sends: big
 /// enough that a batch takes ~0.1 s or more at the target rate, so start-up and tail effects
@@ -74,6 +79,7 @@ fn server_flags(i: usize, dir: &std::path::Path, lan_ports: &[u16; 3]) -> FlagVa
         serf_lan_port: port(lan_ports[i]),
         serf_wan_port: port(free_port()),
         seed: Some(0x5736_0000 + i as u64),
+        config_files: std::env::var("W6_CONFIG").ok().map(Into::into).into_iter().collect(),
         ..Default::default()
     }
 }
