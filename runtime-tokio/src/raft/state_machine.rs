@@ -25,7 +25,7 @@ use redb::Database;
 use tokio::sync::watch;
 
 use super::io_err;
-use super::log_store::{META, read_meta};
+use super::log_store::META;
 use super::types::{TypeConfig, WriteResponse};
 
 const KEY_SNAPSHOT_META: &str = "snapshot_meta";
@@ -161,14 +161,17 @@ fn store_snapshot(db: &Database, meta: &SnapshotMetaOf<TypeConfig>, data: &[u8])
     tx.commit().map_err(io_err)
 }
 
-/// The stored snapshot, if any.
+/// The stored snapshot, if any. Meta and data come from one read transaction, so a snapshot
+/// stored meanwhile (a build finishing on the blocking pool) cannot pair one's meta with the
+/// other's bytes.
 fn read_snapshot(db: &Database) -> io::Result<Option<(SnapshotMetaOf<TypeConfig>, Vec<u8>)>> {
     use redb::ReadableDatabase;
-    let Some(meta) = read_meta::<SnapshotMetaOf<TypeConfig>>(db, KEY_SNAPSHOT_META)? else {
-        return Ok(None);
-    };
     let tx = db.begin_read().map_err(io_err)?;
     let table = tx.open_table(META).map_err(io_err)?;
+    let Some(meta) = table.get(KEY_SNAPSHOT_META).map_err(io_err)? else {
+        return Ok(None);
+    };
+    let meta: SnapshotMetaOf<TypeConfig> = serde_json::from_slice(meta.value()).map_err(io_err)?;
     let data = table.get(KEY_SNAPSHOT_DATA).map_err(io_err)?;
     let data = data
         .map(|v| v.value().to_vec())
