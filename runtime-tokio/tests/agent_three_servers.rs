@@ -4,10 +4,10 @@
 //! acknowledged (200 `true`) must be in the catalog once a new leader is elected, and again
 //! after all three are killed and restarted from their data directories.
 //!
-//! The servers snapshot every 200 entries and keep 50 behind a snapshot, so the run takes
-//! several snapshots (kill -9 may land in the middle of one), the restart restores from the
-//! snapshot file plus the log, and the killed server, 700 entries behind, is caught up by
-//! an installed snapshot.
+//! The servers look every 100-200 ms and snapshot once 200 entries piled up, keeping 50
+//! behind a snapshot, so the run takes several snapshots (kill -9 may land in the middle of
+//! one), the restart restores from the snapshot file plus the log, and the killed server,
+//! 700 entries behind, is caught up by an installed snapshot.
 
 mod agent_support;
 
@@ -32,7 +32,7 @@ fn server_args(name: &str, ports: &Ports, dir: &std::path::Path, join: u16) -> V
             .collect();
     args.extend(["-data-dir".into(), dir.display().to_string()]);
     let config = dir.join("snapshots.hcl");
-    std::fs::write(&config, "raft_snapshot_threshold = 200\nraft_trailing_logs = 50\n")
+    std::fs::write(&config, "raft_snapshot_threshold = 200\nraft_trailing_logs = 50\nraft_snapshot_interval = \"100ms\"\n")
         .expect("write the config file");
     args.extend(["-config-file".into(), config.display().to_string()]);
     args.extend(["-retry-join".into(), format!("127.0.0.1:{join}")]);

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use crate::config::{DecodeError, decode_value, hcl1};
+use crate::config::{DecodeError, GoDuration, decode_value, hcl1};
 
 /// Consul's default ports.
 pub mod default_ports {
@@ -90,6 +90,10 @@ pub struct AgentConfigFile {
     /// `raft_trailing_logs`: entries kept in the log behind a snapshot, so a briefly lagging
     /// follower catches up from the log instead of a whole snapshot (Consul: 10240).
     pub raft_trailing_logs: Option<u64>,
+    /// `raft_snapshot_interval`: how often a server checks whether `raft_snapshot_threshold`
+    /// entries have piled up since its last snapshot (Consul: 30s, each wait drawn between
+    /// the interval and twice it, so servers do not snapshot in step).
+    pub raft_snapshot_interval: Option<GoDuration>,
     /// `ui` / `ui_config` (accepted, no UI is served).
     pub ui: Option<bool>,
     /// `ui_config`.
@@ -248,6 +252,9 @@ impl AgentConfigFile {
         if cfg.raft_snapshot_threshold == Some(0) {
             return unsupported("raft_snapshot_threshold", "must be at least 1 entry");
         }
+        if cfg.raft_snapshot_interval.is_some_and(|d| d.to_std().is_none_or(|d| d.is_zero())) {
+            return unsupported("raft_snapshot_interval", "must be a positive duration");
+        }
         if let Some(policy) = cfg.acl.default_policy.as_deref()
             && policy != "allow"
             && policy != "deny"
@@ -325,11 +332,24 @@ mod tests {
 
     #[test]
     fn raft_snapshot_settings_are_read_and_checked() {
-        let v = parse_file("r.hcl", "raft_snapshot_threshold = 8192\nraft_trailing_logs = 100")
+        let v = parse_file(
+            "r.hcl",
+            "raft_snapshot_threshold = 8192\nraft_trailing_logs = 100\nraft_snapshot_interval = \"5s\"",
+        )
             .unwrap();
         let cfg = AgentConfigFile::from_value(v).unwrap();
         assert_eq!((cfg.raft_snapshot_threshold, cfg.raft_trailing_logs), (Some(8192), Some(100)));
+        let interval = cfg.raft_snapshot_interval.and_then(GoDuration::to_std);
+        assert_eq!(interval, Some(std::time::Duration::from_secs(5)));
         let err = AgentConfigFile::from_value(json!({"raft_snapshot_threshold": 0})).unwrap_err();
         assert_eq!(err.to_string(), "raft_snapshot_threshold: must be at least 1 entry");
+        for bad in ["0s", "-1s"] {
+            let err =
+                AgentConfigFile::from_value(json!({"raft_snapshot_interval": bad})).unwrap_err();
+            assert_eq!(err.to_string(), "raft_snapshot_interval: must be a positive duration");
+        }
+        let err =
+            AgentConfigFile::from_value(json!({"raft_snapshot_interval": "soon"})).unwrap_err();
+        assert!(err.to_string().contains("raft_snapshot_interval"), "{err}");
     }
 }

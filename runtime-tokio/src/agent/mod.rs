@@ -234,6 +234,7 @@ impl Agent {
         agent.start_gossip().await?;
         if let Some(raft) = &agent.raft {
             server::spawn_leader_duties(agent.clone(), raft.clone());
+            server::spawn_snapshot_cadence(agent.clone(), raft.clone());
             pool::spawn_reconciler(agent.clone(), raft.clone());
         }
         if let Some(remote) = &agent.remote {

@@ -4,8 +4,10 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use proconsul_core::agent::config::{AgentConfigFile, default_ports, merge, parse_file};
+use proconsul_core::config::GoDuration;
 use proconsul_core::ids::Datacenter;
 use proconsul_core::intentions::DefaultPolicy;
 use serde_json::Value;
@@ -65,6 +67,9 @@ pub struct AgentOptions {
     pub raft_snapshot_threshold: u64,
     /// Entries kept behind a snapshot (`raft_trailing_logs`).
     pub raft_trailing_logs: u64,
+    /// How often the threshold is checked (`raft_snapshot_interval`); each wait is drawn
+    /// between this and twice this.
+    pub raft_snapshot_interval: Duration,
     /// CA settings from `connect { ca_config {...} }`.
     pub ca_config: Option<Value>,
     /// The flags the options were resolved from (`/v1/agent/reload` reads the files again).
@@ -312,6 +317,10 @@ impl AgentOptions {
             raft_multiplier: file.performance.raft_multiplier.unwrap_or(1).clamp(1, 10),
             raft_snapshot_threshold: file.raft_snapshot_threshold.unwrap_or(16_384),
             raft_trailing_logs: file.raft_trailing_logs.unwrap_or(10_240),
+            raft_snapshot_interval: file
+                .raft_snapshot_interval
+                .and_then(GoDuration::to_std)
+                .unwrap_or(Duration::from_secs(30)),
             ca_config: file.connect.ca_config.clone(),
             flags: flags.clone(),
             env: crate::env::Env::tokio(),

@@ -11,6 +11,7 @@ use openraft::BasicNode;
 use openraft::async_runtime::WatchReceiver;
 use proconsul_core::ca::{IssuedCert, Requester};
 use proconsul_core::ids::TrustDomain;
+use proconsul_core::rng::Seed;
 use proconsul_core::state::Node;
 
 use super::LeafSigner;
@@ -19,7 +20,7 @@ use crate::ca_manager::CaManager;
 use super::{Agent, AgentError, AgentOptions, spawn};
 use crate::raft::rpc::{Forwarder, RaftRpcService, RpcNetwork, RpcServer};
 use crate::raft::{
-    LogStore, NodeId, RaftNode, SnapshotWork, StateMachineStore, open_database,
+    LogStore, NodeId, RaftNode, SnapshotCadence, SnapshotWork, StateMachineStore, open_database,
     open_in_memory_database,
 };
 
@@ -93,9 +94,8 @@ pub(super) async fn start_raft(
         heartbeat_interval: heartbeat * m,
         election_timeout_min: election * m,
         election_timeout_max: 2 * election * m,
-        // Consul's snapshot cadence: a snapshot serialises the whole catalog, so taking one
-        // every few thousand writes costs more than the log it lets go.
-        snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(opts.raft_snapshot_threshold),
+        // Snapshots follow Consul's cadence instead ([`spawn_snapshot_cadence`]).
+        snapshot_policy: openraft::SnapshotPolicy::Never,
         max_in_snapshot_log_to_keep: opts.raft_trailing_logs,
         // A follower further behind than the kept log can only be caught up by a snapshot.
         replication_lag_threshold: opts.raft_trailing_logs.max(1),
@@ -136,6 +136,23 @@ pub(super) async fn start_raft(
         raft.raft().initialize(members).await.map_err(|e| raft_err(&e))?;
     }
     Ok((Arc::new(raft), rpc))
+}
+
+/// Takes raft snapshots on Consul's cadence ([`SnapshotCadence`]) until the agent stops.
+pub(super) fn spawn_snapshot_cadence(agent: Arc<Agent>, raft: Arc<RaftNode>) {
+    let cadence = SnapshotCadence {
+        threshold: agent.opts.raft_snapshot_threshold,
+        interval: agent.opts.raft_snapshot_interval,
+    };
+    let rng = Seed(agent.opts.seed).stream("raft-snapshots");
+    let raft = raft.raft().clone();
+    spawn(async move {
+        let mut stop = agent.shutdown.subscribe();
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => {}
+            () = cadence.run(raft, rng) => {}
+        }
+    });
 }
 
 /// Waits until this server knows a leader (or `timeout` passes).

@@ -27,11 +27,13 @@ mod log_store;
 pub mod mem_network;
 mod node;
 pub mod rpc;
+mod snapshot_cadence;
 mod state_machine;
 mod types;
 
 pub use log_store::{LogStore, open_database, open_database_on, open_in_memory_database};
 pub use node::{NodeError, RaftNode, ReadConsistency};
+pub use snapshot_cadence::SnapshotCadence;
 pub use state_machine::{SharedState, SnapshotWork, StateMachineStore};
 pub use types::{NodeId, Proposal, RaftRuntime, TypeConfig, WriteOutcome, WriteResponse};
 
