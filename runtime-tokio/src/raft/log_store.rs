@@ -500,7 +500,10 @@ mod tests {
             flags: 0,
             cas: None,
         };
-        EntryOf::<TypeConfig>::new_normal(log_id::<TypeConfig>(term, 1, index), Proposal(command))
+        EntryOf::<TypeConfig>::new_normal(
+            log_id::<TypeConfig>(term, 1, index),
+            Proposal::new(command),
+        )
     }
 
     /// Appends `term`'s entries `indexes`; the returned future resolves once they are flushed.

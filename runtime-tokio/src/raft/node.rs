@@ -185,9 +185,9 @@ impl RaftNode {
     /// bounded by the node's deadline.
     pub async fn write(&self, command: Command) -> Result<WriteResponse, NodeError> {
         let Some(forwarder) = &self.forwarder else {
-            return local_write(&self.raft, self.deadline, command).await;
+            return local_write(&self.raft, self.deadline, Proposal::new(command)).await;
         };
-        let proposal = Proposal(command);
+        let proposal = Proposal::new(command);
         let deadline = tokio::time::Instant::now() + self.deadline;
         let mut retries = 0u32;
         loop {
@@ -268,9 +268,8 @@ impl RaftNode {
 pub(super) async fn local_write(
     raft: &ProconsulRaft,
     deadline: Duration,
-    command: Command,
+    proposal: Proposal,
 ) -> Result<WriteResponse, NodeError> {
-    let proposal = Proposal(command);
     let attempts = async {
         loop {
             let e = match raft.client_write(proposal.clone()).await {

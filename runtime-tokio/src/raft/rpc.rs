@@ -245,8 +245,8 @@ impl RaftRpcService {
                 encode(&r.map_err(|e| e.to_string()))?
             }
             PATH_FORWARD => {
-                let Proposal(command) = decode_req(&frame.header)?;
-                let r = local_write(&raft, self.write_deadline, command).await;
+                let proposal: Proposal = decode_req(&frame.header)?;
+                let r = local_write(&raft, self.write_deadline, proposal).await;
                 encode(&ForwardReply::from(r))?
             }
             other => return Err(tonic::Status::unimplemented(format!("no method {other}"))),

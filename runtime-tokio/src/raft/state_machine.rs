@@ -249,9 +249,10 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                 let mut state = self.shared.write();
                 let response = match entry.payload {
                     EntryPayload::Blank => WriteResponse::no_command(index),
-                    EntryPayload::Normal(proposal) => {
-                        WriteResponse::from_apply(index, state.machine.apply(index, &proposal.0))
-                    }
+                    EntryPayload::Normal(proposal) => WriteResponse::from_apply(
+                        index,
+                        state.machine.apply(index, proposal.command()),
+                    ),
                     EntryPayload::Membership(m) => {
                         state.membership = StoredMembership::new(Some(log_id), m);
                         WriteResponse::no_command(index)

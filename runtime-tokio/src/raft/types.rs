@@ -1,6 +1,9 @@
 //! The raft type configuration: what a log entry carries and what a write answers.
 
 use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+use serde_json::value::RawValue;
 
 use proconsul_core::state::{ApplyOutput, ApplyResult, Command, StateError, WatchKey};
 
@@ -25,14 +28,82 @@ openraft::declare_raft_types!(
 
 /// One command proposed to the log. Serialized exactly as the core's [`Command`]
 /// (`{"Op": "KvSet", ...}`), so the log format is the core's versioned command format.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(transparent)]
-pub struct Proposal(pub Command);
+///
+/// Cloning is cheap and clones share the command's JSON once it exists: a leader encodes an
+/// entry once (for its log) and sends those bytes to every follower; a follower keeps the
+/// bytes it received and writes them to its log as they are. openraft clones an entry each
+/// time it reads it back (to replicate it, to apply it), so a deep copy per read is avoided
+/// too.
+#[derive(Clone)]
+pub struct Proposal(Arc<Encoded>);
+
+struct Encoded {
+    command: Command,
+    json: OnceLock<Box<RawValue>>,
+}
+
+impl Proposal {
+    /// A proposal of `command`, not encoded yet.
+    pub fn new(command: Command) -> Self {
+        Proposal(Arc::new(Encoded { command, json: OnceLock::new() }))
+    }
+
+    /// The proposed command.
+    pub fn command(&self) -> &Command {
+        &self.0.command
+    }
+
+    /// The command, moved out when this is the only clone.
+    pub fn into_command(self) -> Command {
+        match Arc::try_unwrap(self.0) {
+            Ok(encoded) => encoded.command,
+            Err(shared) => shared.command.clone(),
+        }
+    }
+
+    /// The command's JSON, encoded on first use.
+    fn json(&self) -> Result<&RawValue, serde_json::Error> {
+        if let Some(raw) = self.0.json.get() {
+            return Ok(raw);
+        }
+        let raw = serde_json::value::to_raw_value(&self.0.command)?;
+        Ok(self.0.json.get_or_init(|| raw))
+    }
+}
+
+impl fmt::Debug for Proposal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Proposal").field(&self.0.command).finish()
+    }
+}
+
+impl PartialEq for Proposal {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.command == other.0.command
+    }
+}
+
+/// Writes the shared JSON verbatim. Entries only ever travel and rest as JSON (the log,
+/// the server RPC); another serializer would see serde_json's raw-value wrapper.
+impl serde::Serialize for Proposal {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.json().map_err(serde::ser::Error::custom)?.serialize(s)
+    }
+}
+
+/// Keeps the bytes it was decoded from, to write them to the log or send them on unchanged.
+impl<'de> serde::Deserialize<'de> for Proposal {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = Box::<RawValue>::deserialize(d)?;
+        let command = serde_json::from_str(raw.get()).map_err(serde::de::Error::custom)?;
+        Ok(Proposal(Arc::new(Encoded { command, json: OnceLock::from(raw) })))
+    }
+}
 
 impl fmt::Display for Proposal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Op name only: values (KV bytes, CA keys) never go to logs.
-        let op = match &self.0 {
+        let op = match &self.0.command {
             Command::Register { .. } => "Register",
             Command::DeregisterNode { .. } => "DeregisterNode",
             Command::DeregisterService { .. } => "DeregisterService",
@@ -116,5 +187,58 @@ impl WriteResponse {
 
     pub(super) fn no_command(index: u64) -> Self {
         WriteResponse { index, outcome: WriteOutcome::NoCommand, changed: Vec::new(), output: None }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use openraft::alias::EntryOf;
+    use openraft::entry::RaftEntry;
+    use openraft::testing::log_id;
+
+    use super::*;
+
+    fn kv_set(key: &str) -> Command {
+        Command::KvSet { key: key.into(), value: b"v".to_vec(), flags: 7, cas: None }
+    }
+
+    #[test]
+    fn a_proposal_is_written_as_the_cores_command_format() {
+        let command = kv_set("a/b");
+        let proposal = Proposal::new(command.clone());
+        let written = serde_json::to_string(&proposal).unwrap();
+        assert_eq!(written, serde_json::to_string(&command).unwrap());
+        assert!(written.starts_with(r#"{"Op":"KvSet""#), "{written}");
+        let read: Proposal = serde_json::from_str(&written).unwrap();
+        assert_eq!(read.command(), &command);
+        assert_eq!(read.into_command(), command);
+    }
+
+    #[test]
+    fn a_received_entry_is_written_on_with_the_bytes_it_came_in() {
+        // Spacing no encoder of ours produces: the bytes are kept, not re-encoded.
+        let json = r#"{"log_id":{"leader_id":{"term":2,"node_id":1},"index":9},"payload":{"Normal":{ "Op" : "KvSet", "Key":"k", "Value":[118], "Flags":0 }}}"#;
+        let entry: EntryOf<TypeConfig> = serde_json::from_str(json).unwrap();
+        assert_eq!(entry.index(), 9);
+        let again = serde_json::to_string(&entry).unwrap();
+        assert!(
+            again.contains(r#"{ "Op" : "KvSet", "Key":"k", "Value":[118], "Flags":0 }"#),
+            "{again}"
+        );
+        let decoded: EntryOf<TypeConfig> = serde_json::from_str(&again).unwrap();
+        assert_eq!(decoded, entry);
+    }
+
+    #[test]
+    fn clones_share_the_encoding_and_a_bad_command_is_refused() {
+        let proposal = Proposal::new(kv_set("k"));
+        let clone = proposal.clone();
+        let first = serde_json::to_string(&proposal).unwrap();
+        assert!(std::ptr::eq(proposal.json().unwrap(), clone.json().unwrap()), "one encoding");
+        assert_eq!(serde_json::to_string(&clone).unwrap(), first);
+        let entry = EntryOf::<TypeConfig>::new_normal(log_id::<TypeConfig>(1, 1, 1), clone);
+        assert!(serde_json::to_string(&entry).unwrap().contains(&first));
+        let err = serde_json::from_str::<Proposal>(r#"{"Op":"NoSuchOp"}"#).unwrap_err();
+        assert!(err.to_string().contains("NoSuchOp"), "{err}");
     }
 }
