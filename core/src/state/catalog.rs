@@ -161,7 +161,10 @@ impl StateMachine {
         }
         service_keys(&service).into_iter().for_each(|k| tx.touch(k));
         self.index_service(node, &service);
-        self.services.entry(node.to_owned()).or_default().insert(service.id.clone(), service);
+        self.services
+            .entry(node.to_owned())
+            .or_default()
+            .insert(service.id.clone(), Box::new(service));
     }
 
     /// A check names its instance's service; keep that true when an id changes name.
@@ -186,7 +189,7 @@ impl StateMachine {
         }
         self.touch_check_services(tx, &check);
         let node = check.node.clone();
-        self.checks.entry(node).or_default().insert(check.check_id.clone(), check);
+        self.checks.entry(node).or_default().insert(check.check_id.clone(), Box::new(check));
     }
 
     pub(super) fn deregister_node(&mut self, tx: &mut Changes, node: &str) -> bool {
@@ -256,7 +259,7 @@ impl StateMachine {
         let existing = self.checks.get(node).and_then(|m| m.get(check_id)).ok_or_else(|| {
             StateError::UnknownCheck { node: node.to_owned(), check_id: check_id.to_owned() }
         })?;
-        let mut check = existing.clone();
+        let mut check = Check::clone(existing);
         check.status = status;
         check.output = output.to_owned();
         self.put_check(tx, check);
@@ -303,7 +306,7 @@ impl StateMachine {
         let all: Vec<(String, Service)> = self
             .services
             .iter()
-            .flat_map(|(n, m)| m.values().map(move |s| (n.clone(), s.clone())))
+            .flat_map(|(n, m)| m.values().map(move |s| (n.clone(), Service::clone(s))))
             .collect();
         for (node, s) in &all {
             self.index_service(node, s);

@@ -22,18 +22,18 @@ impl StateMachine {
 
     /// One instance.
     pub fn service(&self, node: &str, id: &str) -> Option<&Service> {
-        self.services.get(node)?.get(id)
+        self.services.get(node)?.get(id).map(|s| &**s)
     }
 
     /// The instances on a node, by id ([`super::WatchKey::Services`]).
     pub fn node_services(&self, node: &str) -> impl Iterator<Item = &Service> {
-        self.services.get(node).into_iter().flat_map(|m| m.values())
+        self.services.get(node).into_iter().flat_map(|m| m.values().map(|s| &**s))
     }
 
     /// The checks on a node (node and service checks), by check id
     /// ([`super::WatchKey::Checks`]).
     pub fn node_checks(&self, node: &str) -> impl Iterator<Item = &Check> {
-        self.checks.get(node).into_iter().flat_map(|m| m.values())
+        self.checks.get(node).into_iter().flat_map(|m| m.values().map(|c| &**c))
     }
 
     /// `/v1/catalog/services`: service name → union of its instances' tags, sorted

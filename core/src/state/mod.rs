@@ -90,10 +90,11 @@ pub struct StateMachine {
     /// server of a datacenter is configured with the same name.
     datacenter: Datacenter,
     nodes: Table<String, Node>,
-    /// node → service id → instance.
-    services: Table<String, BTreeMap<String, Service>>,
-    /// node → check id → check.
-    checks: Table<String, BTreeMap<String, Check>>,
+    /// node → service id → instance. Boxed: a map's node holds room for eleven values, so
+    /// unboxed a node's one service took a 5 KB allocation (and its one check 2.4 KB).
+    services: Table<String, BTreeMap<String, Box<Service>>>,
+    /// node → check id → check (boxed for the same reason).
+    checks: Table<String, BTreeMap<String, Box<Check>>>,
     /// Derived, rebuilt on restore: service name → its instances.
     by_name: Table<String, BTreeSet<InstanceRef>>,
     /// Derived, rebuilt on restore: service name → its sidecars and native instances.

@@ -214,13 +214,13 @@ impl StateMachine {
             if !self.nodes.contains_key(&node) {
                 return bad(format!("service {:?} on unknown node {node:?}", service.id));
             }
-            self.services.entry(node).or_default().insert(service.id.clone(), service);
+            self.services.entry(node).or_default().insert(service.id.clone(), Box::new(service));
         }
         for c in s.checks {
             if !self.nodes.contains_key(&c.node) {
                 return bad(format!("check {:?} on unknown node {:?}", c.check_id, c.node));
             }
-            self.checks.entry(c.node.clone()).or_default().insert(c.check_id.clone(), c);
+            self.checks.entry(c.node.clone()).or_default().insert(c.check_id.clone(), Box::new(c));
         }
         for e in s.config_entries {
             let key = (e.entry.kind(), e.entry.name().to_owned());

@@ -114,6 +114,6 @@ impl StateMachine {
             .get(node)
             .and_then(|m| m.get(id))
             .ok_or_else(|| format!("check {id:?} on node {node:?} doesn't exist"))?;
-        Ok(vec![TxnResult::Check(c.clone())])
+        Ok(vec![TxnResult::Check(super::model::Check::clone(c))])
     }
 }
