@@ -23,14 +23,20 @@
 //! Durability (jobs commit in the order they were queued):
 //! - `append`: `IOFlushed` only after the transaction holding the entries returned from its
 //!   fsync (redb's default `Durability::Immediate`).
-//! - `save_vote`, `save_committed`, `truncate_after`, `purge`: return only once their
-//!   transaction is durable (they share it, and its fsync, with whatever else is queued).
+//! - `save_vote`, `truncate_after`, `purge`: return only once their transaction is durable
+//!   (they share it, and its fsync, with whatever else is queued).
+//! - `save_committed`: queued, not waited for. openraft calls it on its core task right
+//!   before applying, so waiting put a whole fsync between every commit and its apply and
+//!   held the core (no new appends, no replication answers) meanwhile. The id becomes durable
+//!   with the next transaction, in order with everything queued around it.
 //!
-//! The committed id must be durable before openraft applies up to it: a restarted leader
-//! recovers its state machine only up to the stored committed id, and openraft serves even
-//! linearizable reads from that state until it commits an entry covering its log tail (see
-//! `RaftLogStorage::save_committed`), so a lagging committed id made acknowledged writes
-//! disappear from reads after a restart of all servers.
+//! What a lagging stored committed id costs: after a crash the state machine is rebuilt from
+//! the snapshot and the log up to the stored id only, and catches up once the cluster's
+//! commit reaches this server again. Consistent reads are unaffected (a leader's reads wait
+//! for its own first entry of the term, which covers its whole log); stale reads may show
+//! that older state for that moment, as a restarted Consul server's do (Consul does not
+//! store the commit index at all). Nothing acknowledged is lost: entries are durable before
+//! they count towards a commit, and a snapshot only holds applied, hence committed, entries.
 //!
 //! [`LogStore::inline`] runs the same transactions on the calling task instead, for hosts
 //! that must stay deterministic (a simulated disk under turmoil).
@@ -123,6 +129,8 @@ enum Write {
 enum Reply {
     Flushed(IOFlushed<TypeConfig>),
     Done(oneshot::Sender<io::Result<()>>),
+    /// Nobody waits (a failed commit still fails the jobs that do wait).
+    Nobody,
 }
 
 struct Job {
@@ -347,6 +355,7 @@ fn finish(batch: Vec<Job>, result: &io::Result<()>, tail: &Mutex<Tail>) {
                 // The caller may have given up waiting; nothing to tell then.
                 let _ = tx.send(outcome);
             }
+            Reply::Nobody => {}
         }
     }
 }
@@ -428,7 +437,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         committed: Option<LogIdOf<TypeConfig>>,
     ) -> Result<(), io::Error> {
         let bytes = serde_json::to_vec(&committed).map_err(io_err)?;
-        self.write_and_wait(Write::Meta { key: KEY_COMMITTED, bytes }).await
+        let write = Write::Meta { key: KEY_COMMITTED, bytes };
+        self.submit(Job { write, reply: Reply::Nobody }).await
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogIdOf<TypeConfig>>, io::Error> {
@@ -588,11 +598,12 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn vote_and_committed_are_durable_when_their_calls_return() {
+    async fn the_vote_is_durable_when_saved_and_the_committed_id_in_queue_order() {
         let db = open_in_memory_database().unwrap();
         let mut store = LogStore::new(db.clone());
         let flushed = append(&mut store, 1, 1..=3).await;
         let committed = Some(log_id::<TypeConfig>(1, 1, 2));
+        // Not waited for: durable in the same or an earlier transaction than the vote.
         store.save_committed(committed).await.unwrap();
         let vote = VoteOf::<TypeConfig>::new(1, 1);
         store.save_vote(&vote).await.unwrap();
