@@ -19,6 +19,12 @@
 //! criterion's throughput is registrations per second. Every request's round trip (the
 //! commit latency a Consul client sees) is kept; the report at the end prints throughput
 //! and p50/p99 per client count from all measured batches.
+//!
+//! Then reads, as PERF.md W6 also asks: 64 clients ask `GET /v1/health/service/<one of the
+//! registered services>`, with `?stale` spread over the three servers (each answers from
+//! its own applied state), and consistent (the default) on the leader, which confirms its
+//! leadership with a quorum round (ReadIndex) before every answer. The catalog holds every
+//! registration of the write workloads by then (~250k).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -39,6 +45,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// enough that a batch takes ~0.1 s or more at the target rate, so start-up and tail effects
 /// of a batch stay small.
 const WORKLOADS: [(usize, usize); 3] = [(1, 200), (64, 2_000), (1_000, 5_000)];
+/// Concurrent readers, and the reads one iteration sends.
+const READ_CLIENTS: usize = 64;
+const READ_BATCH: usize = 5_000;
 /// Attempts of one registration before the run is abandoned (a minute of elections).
 const MAX_RETRIES: u64 = 600;
 /// Pause before a failed registration is sent again.
@@ -198,23 +207,58 @@ async fn register_until_acknowledged(client: &ApiClient, n: u64) -> u64 {
     }
 }
 
-/// Round-trip times of every measured request and the batches' totals, per client count.
+/// What one request of a batch is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Op {
+    /// Registration `n` (a new node and service).
+    Register,
+    /// `GET /v1/health/service/bench-svc-K` for one of the first `registered` services:
+    /// with `?stale` from whichever server the client talks to, or consistent (the
+    /// default), which the leader confirms with a quorum before it answers.
+    Read { stale: bool, registered: u64 },
+}
+
+impl Op {
+    fn label(self) -> &'static str {
+        match self {
+            Op::Register => "register",
+            Op::Read { stale: true, .. } => "read ?stale",
+            Op::Read { stale: false, .. } => "read (consistent)",
+        }
+    }
+}
+
+/// Reads the health of a registered service and checks it has its one instance; returns
+/// the retries (never any: a read that fails ends the run).
+async fn read_service(client: &ApiClient, n: u64, stale: bool, registered: u64) -> u64 {
+    // A stride through the registered services, so reads do not repeat one entry.
+    let k = n.wrapping_mul(0x9e37_79b9) % registered.max(1);
+    let query = if stale { Query::new().flag("stale") } else { Query::new() };
+    let path = format!("/v1/health/service/bench-svc-{k}");
+    let r = client.get(&path, &query).await.unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    let body = String::from_utf8_lossy(&r.body);
+    assert!(body.contains(&format!("\"bench-svc-{k}-1\"")), "GET {path} answered {body}");
+    0
+}
+
+/// Round-trip times of every measured request and the batches' totals, per workload.
 #[derive(Default)]
 struct Stats {
     /// Requests answered with an error and sent again (their latency includes the retries).
     retries: u64,
     latencies: Vec<Duration>,
-    registrations: u64,
+    requests: u64,
     elapsed: Duration,
 }
 
-/// Sends `batch` registrations (numbered from `first`) with `clients` concurrent clients,
-/// each taking the next number until the batch is done; returns the batch's wall time.
+/// Sends `batch` requests (numbered from `first`) with `clients` concurrent clients, each
+/// taking the next number until the batch is done; returns the batch's wall time.
 async fn run_batch(
     targets: &Arc<Vec<ApiClient>>,
     clients: usize,
     batch: usize,
     first: u64,
+    op: Op,
     stats: &mut Stats,
 ) -> Duration {
     let next = Arc::new(AtomicUsize::new(0));
@@ -232,9 +276,15 @@ async fn run_batch(
                 if i >= batch {
                     return (latencies, retries);
                 }
+                let n = first + i as u64;
                 #[allow(clippy::disallowed_methods, reason = "a benchmark measures real time")]
                 let sent = std::time::Instant::now();
-                retries += register_until_acknowledged(client, first + i as u64).await;
+                retries += match op {
+                    Op::Register => register_until_acknowledged(client, n).await,
+                    Op::Read { stale, registered } => {
+                        read_service(client, n, stale, registered).await
+                    }
+                };
                 latencies.push(sent.elapsed());
             }
         });
@@ -244,7 +294,7 @@ async fn run_batch(
         stats.retries += retries;
     }
     let elapsed = started.elapsed();
-    stats.registrations += batch as u64;
+    stats.requests += batch as u64;
     stats.elapsed += elapsed;
     elapsed
 }
@@ -258,21 +308,23 @@ fn quantile(sorted: &[Duration], q: f64) -> Duration {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-fn report(target: &str, results: &[(usize, Stats)]) {
+fn report(target: &str, results: &[(Op, &'static str, usize, Stats)]) {
     println!();
+    println!("W6: 3 servers on loopback, fsync on (redb Durability::Immediate)");
     println!(
-        "W6 registrations: 3 servers on loopback, fsync on (redb Durability::Immediate), to {target}"
+        "writes go to {target}; ?stale reads to all three servers, consistent reads to the leader"
     );
     println!(
-        "{:>8} {:>10} {:>12} {:>10} {:>10} {:>10} {:>8}",
-        "clients", "requests", "writes/s", "p50", "p99", "max", "retries"
+        "{:<18} {:>8} {:>10} {:>12} {:>10} {:>10} {:>10} {:>8}",
+        "workload", "clients", "requests", "requests/s", "p50", "p99", "max", "retries"
     );
-    for (clients, stats) in results {
+    for (op, to, clients, stats) in results {
         let mut sorted = stats.latencies.clone();
         sorted.sort_unstable();
-        let rate = stats.registrations as f64 / stats.elapsed.as_secs_f64().max(1e-9);
+        let rate = stats.requests as f64 / stats.elapsed.as_secs_f64().max(1e-9);
         println!(
-            "{clients:>8} {:>10} {rate:>12.0} {:>10.2?} {:>10.2?} {:>10.2?} {:>8}",
+            "{:<18} {clients:>8} {:>10} {rate:>12.0} {:>10.2?} {:>10.2?} {:>10.2?} {:>8}   ({to})",
+            op.label(),
             sorted.len(),
             quantile(&sorted, 0.50),
             quantile(&sorted, 0.99),
@@ -280,6 +332,15 @@ fn report(target: &str, results: &[(usize, Stats)]) {
             stats.retries,
         );
     }
+}
+
+fn clients_for(cluster: &Cluster, rt: &Runtime, servers: &[usize]) -> Arc<Vec<ApiClient>> {
+    Arc::new(rt.block_on(async {
+        servers
+            .iter()
+            .map(|&i| ApiClient::new(&cluster.http(i).to_string()).expect("address"))
+            .collect()
+    }))
 }
 
 fn bench(c: &mut Criterion) {
@@ -291,13 +352,10 @@ fn bench(c: &mut Criterion) {
     let cluster = rt.block_on(Cluster::start());
     let leader = rt.block_on(cluster.wait_for_leader());
     let to_all = std::env::var("W6_TARGET").is_ok_and(|t| t == "all");
-    let servers: Vec<usize> = if to_all { vec![0, 1, 2] } else { vec![leader] };
-    let targets: Arc<Vec<ApiClient>> = Arc::new(rt.block_on(async {
-        servers
-            .iter()
-            .map(|&i| ApiClient::new(&cluster.http(i).to_string()).expect("address"))
-            .collect()
-    }));
+    let write_servers: Vec<usize> = if to_all { vec![0, 1, 2] } else { vec![leader] };
+    let writers = clients_for(&cluster, &rt, &write_servers);
+    let all = clients_for(&cluster, &rt, &[0, 1, 2]);
+    let on_leader = clients_for(&cluster, &rt, &[leader]);
     // Registration numbers never repeat, so every request creates a new node and service.
     let numbers = AtomicU64::new(0);
     let mut results = Vec::new();
@@ -307,24 +365,40 @@ fn bench(c: &mut Criterion) {
     group.sample_size(10);
     group.warm_up_time(Duration::from_secs(2));
     group.measurement_time(Duration::from_secs(8));
-    for (clients, batch) in WORKLOADS {
+    let mut measure = |name: String, targets: &Arc<Vec<ApiClient>>, op: Op, clients, batch| {
         // Opens the clients' keep-alive connections before anything is timed.
         let mut discard = Stats::default();
         let first = numbers.fetch_add(clients as u64, Ordering::Relaxed);
-        rt.block_on(run_batch(&targets, clients, clients, first, &mut discard));
+        rt.block_on(run_batch(targets, clients, clients, first, op, &mut discard));
         let mut stats = Stats::default();
         group.throughput(Throughput::Elements(batch as u64));
-        group.bench_function(format!("clients_{clients}"), |b| {
+        group.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
                     let first = numbers.fetch_add(batch as u64, Ordering::Relaxed);
-                    total += rt.block_on(run_batch(&targets, clients, batch, first, &mut stats));
+                    total += rt.block_on(run_batch(targets, clients, batch, first, op, &mut stats));
                 }
                 total
             })
         });
-        results.push((clients, stats));
+        stats
+    };
+    let writes_to = if to_all { "all three" } else { "leader" };
+    for (clients, batch) in WORKLOADS {
+        let stats = measure(format!("clients_{clients}"), &writers, Op::Register, clients, batch);
+        results.push((Op::Register, writes_to, clients, stats));
+    }
+    // Every number handed out so far was registered and acknowledged (the write workloads'
+    // warm-up batches run even when criterion's filter skips their measurement).
+    let registered = numbers.load(Ordering::Relaxed);
+    if registered > 0 {
+        for (stale, targets, to) in [(true, &all, "all three"), (false, &on_leader, "leader")] {
+            let op = Op::Read { stale, registered };
+            let name = if stale { "reads_stale_64" } else { "reads_consistent_64" };
+            let stats = measure(name.to_owned(), targets, op, READ_CLIENTS, READ_BATCH);
+            results.push((op, to, READ_CLIENTS, stats));
+        }
     }
     group.finish();
     report(if to_all { "all three servers" } else { "the leader" }, &results);
