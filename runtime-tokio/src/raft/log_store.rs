@@ -263,9 +263,7 @@ impl LogStore {
                 None => Err(writer_stopped()),
             },
             Writer::Inline => {
-                let batch = vec![job];
-                let result = commit(&self.db, &batch);
-                finish(batch, &result, &self.tail);
+                commit_and_answer(&self.db, &self.tail, vec![job]);
                 Ok(())
             }
         }
@@ -318,9 +316,7 @@ fn run_writer(db: &Database, tail: &Mutex<Tail>, mut rx: mpsc::Receiver<Job>) {
                 Next::Job(job) => Some(job),
                 Next::Closed => None,
                 Next::Idle => {
-                    let batch = std::mem::take(&mut held);
-                    let result = commit(db, &batch);
-                    finish(batch, &result, tail);
+                    commit_and_answer(db, tail, std::mem::take(&mut held));
                     continue;
                 }
             }
@@ -338,13 +334,17 @@ fn run_writer(db: &Database, tail: &Mutex<Tail>, mut rx: mpsc::Receiver<Job>) {
             held = batch;
             continue;
         }
-        let result = commit(db, &batch);
-        finish(batch, &result, tail);
+        commit_and_answer(db, tail, batch);
     }
     if !held.is_empty() {
-        let result = commit(db, &held);
-        finish(held, &result, tail);
+        commit_and_answer(db, tail, held);
     }
+}
+
+/// Commits `batch` in one transaction and answers every job in it.
+fn commit_and_answer(db: &Database, tail: &Mutex<Tail>, batch: Vec<Job>) {
+    let result = commit(db, &batch);
+    finish(batch, &result, tail);
 }
 
 enum Next {
