@@ -53,14 +53,6 @@ impl Proposal {
         &self.0.command
     }
 
-    /// The command, moved out when this is the only clone.
-    pub fn into_command(self) -> Command {
-        match Arc::try_unwrap(self.0) {
-            Ok(encoded) => encoded.command,
-            Err(shared) => shared.command.clone(),
-        }
-    }
-
     /// The command's JSON, encoded on first use.
     fn json(&self) -> Result<&RawValue, serde_json::Error> {
         if let Some(raw) = self.0.json.get() {
@@ -211,7 +203,6 @@ mod tests {
         assert!(written.starts_with(r#"{"Op":"KvSet""#), "{written}");
         let read: Proposal = serde_json::from_str(&written).unwrap();
         assert_eq!(read.command(), &command);
-        assert_eq!(read.into_command(), command);
     }
 
     #[test]
