@@ -105,7 +105,26 @@ pub struct Envoy {
 
 impl Envoy {
     /// Starts Envoy with `bootstrap` (its admin address is replaced by a free port).
-    pub fn start(binary: &Path, mut bootstrap: serde_json::Value) -> Envoy {
+    ///
+    /// A port from [`free_port`] is free only when it is picked: an outgoing connection of
+    /// anything else running may take it as its local port before Envoy binds it. Envoy then
+    /// exits with "Address already in use", and is started again on another port.
+    pub fn start(binary: &Path, bootstrap: serde_json::Value) -> Envoy {
+        const ATTEMPTS: usize = 5;
+        for attempt in 1..=ATTEMPTS {
+            match Envoy::try_start(binary, bootstrap.clone()) {
+                Ok(envoy) => return envoy,
+                Err(log) if log.contains("Address already in use") && attempt < ATTEMPTS => {
+                    eprintln!("envoy: admin port taken (attempt {attempt}), picking another");
+                }
+                Err(log) => panic!("envoy exited before its admin API was up; log:\n{log}"),
+            }
+        }
+        unreachable!("the last attempt returns or panics")
+    }
+
+    /// One start: the running Envoy once its admin API answers, or its log if it exited.
+    fn try_start(binary: &Path, mut bootstrap: serde_json::Value) -> Result<Envoy, String> {
         let admin_port = free_port();
         bootstrap["admin"] = serde_json::json!({
             "address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}
@@ -122,11 +141,29 @@ impl Envoy {
             .stderr(log)
             .spawn()
             .expect("start envoy");
-        let envoy = Envoy { child, admin_port, _dir: dir };
-        envoy.wait_until(Duration::from_secs(20), "admin API up", |e| {
-            e.try_admin("/server_info").is_some_and(|b| b.contains("\"state\""))
-        });
-        envoy
+        let mut envoy = Envoy { child, admin_port, _dir: dir };
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "a real Envoy runs on the real clock; this deadline bounds the test's wait"
+        )]
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if envoy.try_admin("/server_info").is_some_and(|b| b.contains("\"state\"")) {
+                return Ok(envoy);
+            }
+            // Exited: its log is complete.
+            if envoy.child.try_wait().ok().flatten().is_some() {
+                return Err(envoy.log());
+            }
+            #[allow(clippy::disallowed_methods, reason = "as above")]
+            let now = std::time::Instant::now();
+            assert!(
+                now < deadline,
+                "timed out waiting for admin API up; envoy log:\n{}",
+                envoy.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Envoy's own log so far (for failure messages).
