@@ -97,7 +97,8 @@ pub fn free_port() -> u16 {
 
 /// A running Envoy.
 pub struct Envoy {
-    child: Child,
+    /// Behind a lock so a wait on a shared `&Envoy` can ask whether it exited.
+    child: std::sync::Mutex<Child>,
     /// The admin API port.
     pub admin_port: u16,
     _dir: tempfile::TempDir,
@@ -141,29 +142,18 @@ impl Envoy {
             .stderr(log)
             .spawn()
             .expect("start envoy");
-        let mut envoy = Envoy { child, admin_port, _dir: dir };
-        #[allow(
-            clippy::disallowed_methods,
-            reason = "a real Envoy runs on the real clock; this deadline bounds the test's wait"
-        )]
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            if envoy.try_admin("/server_info").is_some_and(|b| b.contains("\"state\"")) {
-                return Ok(envoy);
-            }
-            // Exited: its log is complete.
-            if envoy.child.try_wait().ok().flatten().is_some() {
-                return Err(envoy.log());
-            }
-            #[allow(clippy::disallowed_methods, reason = "as above")]
-            let now = std::time::Instant::now();
-            assert!(
-                now < deadline,
-                "timed out waiting for admin API up; envoy log:\n{}",
-                envoy.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let envoy = Envoy { child: std::sync::Mutex::new(child), admin_port, _dir: dir };
+        envoy.wait_until(Duration::from_secs(20), "admin API up", |e| {
+            e.try_admin("/server_info").is_some_and(|b| b.contains("\"state\"")) || e.exited()
+        });
+        // Exited: its log is complete.
+        if envoy.exited() { Err(envoy.log()) } else { Ok(envoy) }
+    }
+
+    /// Whether the Envoy process has ended.
+    fn exited(&self) -> bool {
+        let mut child = self.child.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        child.try_wait().ok().flatten().is_some()
     }
 
     /// Envoy's own log so far (for failure messages).
@@ -221,8 +211,9 @@ impl Envoy {
 
 impl Drop for Envoy {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let child = self.child.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }
 
